@@ -1,0 +1,153 @@
+//! The schema, versioned. `migrate` brings any older data dir up to [`SCHEMA_VERSION`] on
+//! start; each step is idempotent (`IF NOT EXISTS`) so a crash mid-migration is harmless.
+//! Every table is defined up front: concurrent CREATEs into an undefined table conflict.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{Result, Store, StoreError};
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Step `n` migrates from version `n` to `n + 1`.
+const STEPS: &[&str] = &[V1];
+
+const V1: &str = r#"
+DEFINE TABLE IF NOT EXISTS user SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS user_id ON user TYPE string;
+DEFINE FIELD IF NOT EXISTS username ON user TYPE string;
+DEFINE FIELD IF NOT EXISTS display_name ON user TYPE string;
+DEFINE FIELD IF NOT EXISTS about ON user TYPE string;
+DEFINE FIELD IF NOT EXISTS email ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS phone ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS password_hash ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS is_admin ON user TYPE bool;
+DEFINE FIELD IF NOT EXISTS disabled ON user TYPE bool;
+DEFINE FIELD IF NOT EXISTS last_seen_visibility ON user TYPE string;
+DEFINE FIELD IF NOT EXISTS last_seen ON user TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS created_at ON user TYPE int;
+
+-- One record per login name (u:username, e:email, p:phone): the record key is the
+-- uniqueness rule, so no unique index over optional fields is needed.
+DEFINE TABLE IF NOT EXISTS login SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS user_id ON login TYPE string;
+
+DEFINE TABLE IF NOT EXISTS session SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS session_id ON session TYPE string;
+DEFINE FIELD IF NOT EXISTS user_id ON session TYPE string;
+DEFINE FIELD IF NOT EXISTS refresh_hash ON session TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON session TYPE int;
+DEFINE FIELD IF NOT EXISTS expires_at ON session TYPE int;
+DEFINE FIELD IF NOT EXISTS revoked ON session TYPE bool;
+DEFINE INDEX IF NOT EXISTS session_user ON session FIELDS user_id;
+
+DEFINE TABLE IF NOT EXISTS chat SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS chat_id ON chat TYPE string;
+DEFINE FIELD IF NOT EXISTS kind ON chat TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON chat TYPE string;
+DEFINE FIELD IF NOT EXISTS description ON chat TYPE string;
+DEFINE FIELD IF NOT EXISTS created_by ON chat TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON chat TYPE int;
+DEFINE FIELD IF NOT EXISTS last_seq ON chat TYPE int;
+DEFINE FIELD IF NOT EXISTS last_activity ON chat TYPE int;
+
+-- 1:1 chats by their sorted pair of user IDs: at most one per pair.
+DEFINE TABLE IF NOT EXISTS direct SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS chat_id ON direct TYPE string;
+
+-- Membership plus the member's receipt high-water marks.
+DEFINE TABLE IF NOT EXISTS member SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS chat_id ON member TYPE string;
+DEFINE FIELD IF NOT EXISTS user_id ON member TYPE string;
+DEFINE FIELD IF NOT EXISTS role ON member TYPE string;
+DEFINE FIELD IF NOT EXISTS active ON member TYPE bool;
+DEFINE FIELD IF NOT EXISTS joined_at ON member TYPE int;
+DEFINE FIELD IF NOT EXISTS joined_seq ON member TYPE int;
+DEFINE FIELD IF NOT EXISTS left_seq ON member TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS delivered_seq ON member TYPE int;
+DEFINE FIELD IF NOT EXISTS delivered_at ON member TYPE int;
+DEFINE FIELD IF NOT EXISTS read_seq ON member TYPE int;
+DEFINE FIELD IF NOT EXISTS read_at ON member TYPE int;
+DEFINE INDEX IF NOT EXISTS member_user ON member FIELDS user_id, active;
+DEFINE INDEX IF NOT EXISTS member_chat ON member FIELDS chat_id;
+
+DEFINE TABLE IF NOT EXISTS message SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS message_id ON message TYPE string;
+DEFINE FIELD IF NOT EXISTS chat_id ON message TYPE string;
+DEFINE FIELD IF NOT EXISTS seq ON message TYPE int;
+DEFINE FIELD IF NOT EXISTS sender ON message TYPE string;
+DEFINE FIELD IF NOT EXISTS kind ON message TYPE string;
+DEFINE FIELD IF NOT EXISTS text ON message TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS reply_to ON message TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS target ON message TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS event ON message TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS client_id ON message TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS created_at ON message TYPE int;
+DEFINE FIELD IF NOT EXISTS edited_at ON message TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS deleted ON message TYPE bool;
+DEFINE INDEX IF NOT EXISTS message_chat_seq ON message FIELDS chat_id, seq UNIQUE;
+
+-- Idempotency keys: record key `sender|client_id` -> the message it produced.
+DEFINE TABLE IF NOT EXISTS idem SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS key ON idem TYPE string;
+DEFINE FIELD IF NOT EXISTS message_id ON idem TYPE string;
+DEFINE FIELD IF NOT EXISTS chat_id ON idem TYPE string;
+DEFINE FIELD IF NOT EXISTS seq ON idem TYPE int;
+
+-- Each advance of a member's delivered/read mark (not one row per message): the time a
+-- message reached a member is the first advance at or past its seq.
+DEFINE TABLE IF NOT EXISTS receipt SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS chat_id ON receipt TYPE string;
+DEFINE FIELD IF NOT EXISTS user_id ON receipt TYPE string;
+DEFINE FIELD IF NOT EXISTS kind ON receipt TYPE string;
+DEFINE FIELD IF NOT EXISTS seq ON receipt TYPE int;
+DEFINE FIELD IF NOT EXISTS at ON receipt TYPE int;
+DEFINE INDEX IF NOT EXISTS receipt_chat_seq ON receipt FIELDS chat_id, seq;
+
+DEFINE TABLE IF NOT EXISTS contact SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS owner ON contact TYPE string;
+DEFINE FIELD IF NOT EXISTS contact ON contact TYPE string;
+DEFINE FIELD IF NOT EXISTS added_at ON contact TYPE int;
+DEFINE INDEX IF NOT EXISTS contact_owner ON contact FIELDS owner;
+
+DEFINE TABLE IF NOT EXISTS invite SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS code ON invite TYPE string;
+DEFINE FIELD IF NOT EXISTS created_by ON invite TYPE string;
+DEFINE FIELD IF NOT EXISTS expires_at ON invite TYPE int;
+DEFINE FIELD IF NOT EXISTS uses_left ON invite TYPE int;
+"#;
+
+#[derive(Deserialize)]
+struct Meta {
+    version: i64,
+}
+
+pub(crate) async fn migrate(store: &Store) -> Result<()> {
+    store
+        .exec(
+            "DEFINE TABLE IF NOT EXISTS meta SCHEMAFULL; \
+             DEFINE FIELD IF NOT EXISTS version ON meta TYPE int;",
+            json!({}),
+        )
+        .await?;
+    let current = store
+        .fetch_one::<Meta>("SELECT version FROM meta:schema", json!({}), 0)
+        .await?
+        .map_or(0, |m| m.version);
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: current, known: SCHEMA_VERSION });
+    }
+    for (from, step) in STEPS.iter().enumerate().skip(current as usize) {
+        let to = from as i64 + 1;
+        tracing::info!(from, to, "migrating database schema");
+        store
+            .exec(
+                &format!(
+                    "BEGIN TRANSACTION; {step}; UPSERT meta:schema SET version = $to; COMMIT TRANSACTION;"
+                ),
+                json!({ "to": to }),
+            )
+            .await?;
+    }
+    Ok(())
+}

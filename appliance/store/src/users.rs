@@ -1,0 +1,92 @@
+//! Accounts and their login names.
+
+use serde_json::json;
+
+use crate::records::UserRec;
+use crate::{Result, Store, doc};
+
+/// Login keys for a user: `u:username`, `e:email`, `p:phone`.
+fn login_keys(u: &UserRec) -> Vec<String> {
+    let mut keys = vec![format!("u:{}", u.username)];
+    if let Some(e) = &u.email {
+        keys.push(format!("e:{e}"));
+    }
+    if let Some(p) = &u.phone {
+        keys.push(format!("p:{p}"));
+    }
+    keys
+}
+
+impl Store {
+    /// Creates the user and its login names atomically; a taken name is
+    /// `StoreError::Conflict("username" | "email" | "phone")`.
+    pub async fn create_user(&self, user: &UserRec) -> Result<()> {
+        self.exec(
+            "BEGIN TRANSACTION;
+             CREATE type::record('user', $user.user_id) CONTENT $user;
+             FOR $k IN $keys { CREATE type::record('login', $k) SET user_id = $user.user_id; };
+             COMMIT TRANSACTION;",
+            json!({ "user": doc(user)?, "keys": login_keys(user) }),
+        )
+        .await
+    }
+
+    pub async fn user(&self, user_id: &str) -> Result<Option<UserRec>> {
+        self.fetch_one("SELECT * FROM type::record('user', $id)", json!({ "id": user_id }), 0).await
+    }
+
+    pub async fn users(&self, user_ids: &[String]) -> Result<Vec<UserRec>> {
+        self.fetch(
+            "SELECT * FROM array::map($ids, |$i| type::record('user', $i)) WHERE user_id != NONE",
+            json!({ "ids": user_ids }),
+            0,
+        )
+        .await
+    }
+
+    /// Finds a user by a login key (`u:`, `e:` or `p:` prefixed).
+    pub async fn user_by_login(&self, key: &str) -> Result<Option<UserRec>> {
+        self.fetch_one(
+            "SELECT * FROM type::record('user', (SELECT VALUE user_id FROM ONLY type::record('login', $k)))",
+            json!({ "k": key }),
+            0,
+        )
+        .await
+    }
+
+    /// Replaces the profile fields of `updated` (same user), moving login names that changed.
+    pub async fn update_user(&self, old: &UserRec, updated: &UserRec) -> Result<()> {
+        let old_keys = login_keys(old);
+        let new_keys = login_keys(updated);
+        let removed: Vec<&String> = old_keys.iter().filter(|k| !new_keys.contains(k)).collect();
+        let added: Vec<&String> = new_keys.iter().filter(|k| !old_keys.contains(k)).collect();
+        self.exec(
+            "BEGIN TRANSACTION;
+             FOR $k IN $removed { DELETE type::record('login', $k); };
+             FOR $k IN $added { CREATE type::record('login', $k) SET user_id = $user.user_id; };
+             UPDATE type::record('user', $user.user_id) CONTENT $user;
+             COMMIT TRANSACTION;",
+            json!({ "user": doc(updated)?, "removed": removed, "added": added }),
+        )
+        .await
+    }
+
+    pub async fn set_last_seen(&self, user_id: &str, at: i64) -> Result<()> {
+        self.exec(
+            "UPDATE type::record('user', $id) SET last_seen = $at",
+            json!({ "id": user_id, "at": at }),
+        )
+        .await
+    }
+
+    pub async fn count_users(&self) -> Result<u64> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        Ok(self
+            .fetch_one::<Count>("SELECT count() FROM user GROUP ALL", json!({}), 0)
+            .await?
+            .map_or(0, |c| c.count))
+    }
+}
