@@ -1,1 +1,173 @@
+//! The domain: accounts, sessions, chats, messages, receipts, presence and fan-out. The only
+//! place business rules live. Transport-free: the server crate turns HTTP requests and
+//! protocol frames into calls on [`Core`] and maps [`CoreError`] codes back.
+//!
+//! Layout: `accounts` (registration, login, tokens, profiles, contacts), `chats` (chat
+//! queries and membership commands), `live` (connections, sync, receipts, typing, presence),
+//! `writer` (the single task that orders and commits every chat change), `hub` (connection
+//! registry and fan-out), `chat_state` (membership cache), `tokens` and `passwords`.
 
+mod accounts;
+mod chat_state;
+mod chats;
+mod convert;
+mod error;
+pub mod hub;
+mod live;
+mod passwords;
+pub mod tokens;
+mod writer;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{mpsc, oneshot};
+
+use parley_config::Settings;
+use parley_store::Store;
+use parley_types::{ChatId, ServerName, SessionId, UserId};
+
+pub use accounts::{AuthContext, NewUser};
+pub use chat_state::{ChatState, MemberInfo};
+pub use error::{CoreError, Result};
+pub use live::Connection;
+
+/// Counters the server exports (Prometheus comes with the operations issue).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub messages_committed: AtomicU64,
+    pub login_failures: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub settings: Settings,
+    pub server: ServerName,
+    pub store: Store,
+    pub tokens: tokens::TokenService,
+    pub hub: hub::Hub,
+    pub chats: DashMap<ChatId, Arc<ChatState>>,
+    /// session -> (user, revoked); filled from the database on first use.
+    pub sessions: DashMap<SessionId, (UserId, bool)>,
+    pub login_by_account: DefaultKeyedRateLimiter<String>,
+    pub login_by_ip: DefaultKeyedRateLimiter<String>,
+    pub writer: mpsc::Sender<writer::Job>,
+    pub counters: Counters,
+}
+
+/// The appliance's domain services; cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("server", &self.inner.server).finish_non_exhaustive()
+    }
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Core {
+    /// Starts the core over an opened store: loads the signing keys from the data dir and
+    /// starts the chat writer.
+    pub fn start(settings: Settings, store: Store) -> Result<Self> {
+        let server = settings.server_name();
+        let key_path = settings.storage.data_dir.join("keys").join("jwt.json");
+        let tokens = tokens::TokenService::load(&key_path, &server, settings.auth.access_token_ttl_secs)?;
+        let (tx, rx) = mpsc::channel(settings.storage.max_batch * 8);
+        let inner = Arc::new(Inner {
+            login_by_account: RateLimiter::keyed(per_minute(settings.auth.login_per_account_per_minute)),
+            login_by_ip: RateLimiter::keyed(per_minute(settings.auth.login_per_ip_per_minute)),
+            settings,
+            server,
+            store,
+            tokens,
+            hub: hub::Hub::default(),
+            chats: DashMap::new(),
+            sessions: DashMap::new(),
+            writer: tx,
+            counters: Counters::default(),
+        });
+        writer::spawn(inner.clone(), rx);
+        Ok(Self { inner })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn server_name(&self) -> &ServerName {
+        &self.inner.server
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.inner.hub.connection_count()
+    }
+
+    /// True when the database answers.
+    pub async fn ready(&self) -> bool {
+        self.inner.store.ping().await.is_ok()
+    }
+}
+
+impl Inner {
+    /// The cached state of a chat, loaded from the database on a miss; `None` if no such chat.
+    pub(crate) async fn chat_state(&self, chat: &ChatId) -> Result<Option<Arc<ChatState>>> {
+        if let Some(s) = self.chats.get(chat) {
+            return Ok(Some(s.clone()));
+        }
+        let Some(rec) = self.store.chat(chat.as_str()).await? else {
+            return Ok(None);
+        };
+        let mut members = std::collections::HashMap::new();
+        for m in self.store.members(chat.as_str()).await?.into_iter().filter(|m| m.active) {
+            members.insert(
+                convert::user_id(&m.user_id)?,
+                MemberInfo { role: convert::role(&m.role), joined_seq: m.joined_seq as u64 },
+            );
+        }
+        let kind = if rec.kind == "direct" {
+            parley_types::api::ChatKind::Direct
+        } else {
+            parley_types::api::ChatKind::Group
+        };
+        let state = Arc::new(ChatState {
+            kind,
+            members,
+            last_seq: Arc::new(AtomicU64::new(rec.last_seq as u64)),
+        });
+        // Never overwrite: the writer's entry is newer than anything read here.
+        Ok(Some(self.chats.entry(chat.clone()).or_insert(state).clone()))
+    }
+
+    /// The chat's state if `user` is an active member, else `NotMember`.
+    pub(crate) async fn member_state(&self, chat: &ChatId, user: &UserId) -> Result<Arc<ChatState>> {
+        match self.chat_state(chat).await? {
+            Some(s) if s.members.contains_key(user) => Ok(s),
+            _ => Err(CoreError::NotMember),
+        }
+    }
+
+    pub(crate) async fn submit(&self, op: writer::Op, origin: Option<hub::ConnId>) -> Result<writer::Outcome> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(writer::Job { op, origin, reply: tx })
+            .await
+            .map_err(|_| CoreError::Unavailable)?;
+        rx.await.map_err(|_| CoreError::Unavailable)?
+    }
+
+    pub(crate) fn metrics_committed(&self, n: usize) {
+        self.counters.messages_committed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}

@@ -1,1 +1,219 @@
-fn main() {}
+//! The `parley` binary: command line, configuration, logging, wiring and signals.
+//!
+//! `parley serve` runs the appliance; `parley serve --dev` needs no config file (data in
+//! `./.parley-dev`, plain HTTP on 127.0.0.1:8080, an admin account printed on first start).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use parley_config::{LogFormat, Settings, Source};
+use parley_core::{Core, NewUser};
+use parley_store::Store;
+
+#[derive(Parser)]
+#[command(name = "parley", version, about = "Parley: a self-hosted, federated chat appliance")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ConfigArgs {
+    /// Config file (default: /etc/parley/parley.toml if it exists).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Development defaults: data in ./.parley-dev, HTTP on 127.0.0.1:8080, no config file needed.
+    #[arg(long)]
+    dev: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the appliance.
+    Serve(ConfigArgs),
+    /// Validate the configuration without starting.
+    CheckConfig(ConfigArgs),
+    /// Account administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account (e.g. the first admin). The password is read from stdin.
+    CreateUser {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Start signing access tokens with a new key; tokens signed with the previous keys stay
+    /// valid until they expire. Restart the appliance to apply.
+    RotateJwt(ConfigArgs),
+}
+
+fn load_settings(args: &ConfigArgs) -> anyhow::Result<Settings> {
+    let source = match &args.config {
+        Some(p) => Source::File(p),
+        None if args.dev => Source::DefaultsOnly,
+        None => Source::System,
+    };
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if args.dev {
+        // Dev defaults sit under the environment, so PARLEY__... still wins.
+        let dev = [
+            ("PARLEY__STORAGE__DATA_DIR", ".parley-dev"),
+            ("PARLEY__HTTP__LISTEN", "127.0.0.1:8080"),
+            ("PARLEY__LOG__FORMAT", "text"),
+        ];
+        for (k, v) in dev {
+            if !env.iter().any(|(ek, _)| ek == k) {
+                env.push((k.into(), v.into()));
+            }
+        }
+    }
+    Ok(Settings::load_with_env(source, env)?)
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},surrealdb=warn,surrealkv=warn", settings.log.level)));
+    let json = match settings.log.format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<Core> {
+    prepare_data_dir(&settings.storage.data_dir)?;
+    let store = Store::open(&settings.storage_url(), &settings.storage.namespace, &settings.storage.database)
+        .await
+        .with_context(|| format!("cannot open the database at {}", settings.storage_url()))?;
+    Ok(Core::start(settings.clone(), store)?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return ctrl_c.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
+    let settings = load_settings(&args)?;
+    init_logging(&settings);
+    let core = open(&settings).await?;
+    if args.dev && core.user_count().await? == 0 {
+        let password = parley_core::tokens::random_code(12);
+        core.create_user(NewUser {
+            username: "admin".into(),
+            password: password.clone(),
+            display_name: Some("Administrator".into()),
+            email: None,
+            phone: None,
+            is_admin: true,
+        })
+        .await?;
+        eprintln!("\n  Parley dev appliance: admin account created\n    login:    admin\n    password: {password}\n");
+    }
+    let listener = std::net::TcpListener::bind(settings.http.listen)
+        .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
+    let addr = listener.local_addr()?;
+    if settings.tls_enabled() {
+        tracing::info!(%addr, server_name = %settings.server_name, "serving HTTPS");
+        parley_server::serve_tls(listener, core, &settings.http.tls_cert, &settings.http.tls_key, shutdown_signal())
+            .await
+            .context("HTTPS server failed (check http.tls_cert and http.tls_key)")?;
+    } else {
+        tracing::info!(%addr, server_name = %settings.server_name, "serving HTTP");
+        eprintln!("  Parley is listening on http://{addr}");
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        parley_server::serve(listener, core, shutdown_signal()).await?;
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // One TLS implementation for the whole process (rustls with ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::CheckConfig(args) => {
+            let s = load_settings(&args)?;
+            println!("configuration is valid (server_name = {}, listen = {})", s.server_name, s.http.listen);
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::CreateUser { config, username, display_name, email, admin } } => {
+            let settings = load_settings(&config)?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            if password.is_empty() {
+                bail!("give the password on stdin, e.g. `echo 'secret' | parley admin create-user ...`");
+            }
+            runtime.block_on(async {
+                let core = open(&settings).await?;
+                let p = core
+                    .create_user(NewUser { username, password, display_name, email, phone: None, is_admin: admin })
+                    .await?;
+                println!("created {}{}", p.user_id, if p.is_admin { " (admin)" } else { "" });
+                Ok(())
+            })
+        }
+        Command::Keys { command: KeysCommand::RotateJwt(args) } => {
+            let settings = load_settings(&args)?;
+            let kid = parley_core::tokens::rotate_key_file(&settings.storage.data_dir.join("keys").join("jwt.json"))?;
+            println!("new signing key {kid}; restart parley to use it");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Extractors: the authenticated caller, the client IP (honouring X-Forwarded-For only from
+//! trusted proxies), JSON bodies and typed path IDs with our error shape on rejection.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use parley_core::AuthContext;
+use parley_types::{ChatId, ErrorCode, UserId};
+
+use crate::{ApiError, AppState};
+
+/// The caller, from `Authorization: Bearer <access token>` of a live session.
+pub struct Auth(pub AuthContext);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
+        Ok(Auth(state.core.authenticate(token.trim()).await?))
+    }
+}
+
+/// The client's IP address.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(ClientIp(client_ip(peer, parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()), state)))
+    }
+}
+
+/// Walks X-Forwarded-For from the right while hops are trusted proxies; the first untrusted
+/// address is the client. Without a trusted peer the header is ignored (it is forgeable).
+fn client_ip(peer: IpAddr, xff: Option<&str>, state: &AppState) -> IpAddr {
+    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|n| n.contains(ip));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    if let Some(xff) = xff {
+        for hop in xff.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !trusted(&ip) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    client
+}
+
+/// A JSON body whose rejection uses our error shape.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(ErrorCode::PayloadTooLarge, "request body too large");
+    }
+    ApiError::invalid(e.body_text())
+}
+
+pub fn chat_id(s: &str) -> Result<ChatId, ApiError> {
+    ChatId::parse(s).map_err(|e| ApiError::invalid(format!("bad chat id: {e}")))
+}
+
+pub fn user_id(s: &str) -> Result<UserId, ApiError> {
+    UserId::parse(s).map_err(|e| ApiError::invalid(format!("bad user id: {e}")))
+}

@@ -1,0 +1,50 @@
+//! REST routes, one function per endpoint, grouped by resource.
+
+mod admin;
+mod auth;
+mod chats;
+mod health;
+mod users;
+
+use axum::Router;
+use axum::routing::{delete, get, patch, post, put};
+
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/", get(health::index))
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/logout-all", post(auth::logout_all))
+        .route("/api/auth/password", post(auth::change_password))
+        .route("/api/me", get(users::me).patch(users::update_me))
+        .route("/api/users/lookup", get(users::lookup))
+        .route("/api/users/{user_id}", get(users::profile))
+        .route("/api/contacts", get(users::contacts))
+        .route("/api/contacts/{user_id}", put(users::add_contact).delete(users::remove_contact))
+        .route("/api/chats", get(chats::list))
+        .route("/api/chats/direct", post(chats::create_direct))
+        .route("/api/chats/group", post(chats::create_group))
+        .route("/api/chats/{chat_id}", get(chats::get).patch(chats::update))
+        .route("/api/chats/{chat_id}/members", post(chats::add_member))
+        .route("/api/chats/{chat_id}/members/{user_id}", delete(chats::remove_member))
+        .route("/api/chats/{chat_id}/admins/{user_id}", put(chats::promote).delete(chats::demote))
+        .route("/api/chats/{chat_id}/leave", post(chats::leave))
+        .route("/api/chats/{chat_id}/read", post(chats::mark_read))
+        .route("/api/chats/{chat_id}/messages", get(chats::history).post(chats::send))
+        .route("/api/chats/{chat_id}/messages/{seq}", patch(chats::edit).delete(chats::delete))
+        .route("/api/chats/{chat_id}/messages/{seq}/info", get(chats::info))
+        .route("/api/admin/users/{user_id}/disable", post(admin::disable))
+        .route("/api/admin/users/{user_id}/enable", post(admin::enable))
+        .route("/api/admin/invites", post(admin::create_invite))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(parley_types::ErrorCode::NotFound, "no such endpoint")
+}
