@@ -172,6 +172,21 @@ impl Core {
         reply_to: Option<Seq>,
         origin: Option<ConnId>,
     ) -> Result<Message> {
+        let reply = self.enqueue_send(ctx, chat, client_id, text, reply_to, origin).await?;
+        entry(reply.await.map_err(|_| CoreError::Unavailable)??)
+    }
+
+    /// Validates and queues a send without waiting for the commit, so a connection's sends
+    /// keep their order; the receiver yields the outcome.
+    pub(crate) async fn enqueue_send(
+        &self,
+        ctx: &AuthContext,
+        chat: &ChatId,
+        client_id: &str,
+        text: &str,
+        reply_to: Option<Seq>,
+        origin: Option<ConnId>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Outcome>>> {
         let client_id = client_id.trim();
         if client_id.is_empty() || client_id.len() > 64 {
             return Err(CoreError::invalid("client_id must be 1-64 characters"));
@@ -185,7 +200,7 @@ impl Core {
             text,
             reply_to,
         };
-        entry(self.inner.submit(op, origin).await?)
+        self.inner.enqueue(op, origin).await
     }
 
     /// The caller's own, live text message at `seq`.

@@ -54,6 +54,9 @@ pub(crate) struct Inner {
     pub login_by_account: DefaultKeyedRateLimiter<String>,
     pub login_by_ip: DefaultKeyedRateLimiter<String>,
     pub writer: mpsc::Sender<writer::Job>,
+    writer_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Stops the writer (it holds an `Inner`, so it would otherwise keep the store open).
+    pub stop: tokio_util::sync::CancellationToken,
     pub counters: Counters,
 }
 
@@ -92,10 +95,23 @@ impl Core {
             chats: DashMap::new(),
             sessions: DashMap::new(),
             writer: tx,
+            writer_task: parking_lot::Mutex::new(None),
+            stop: tokio_util::sync::CancellationToken::new(),
             counters: Counters::default(),
         });
-        writer::spawn(inner.clone(), rx);
+        let task = writer::spawn(inner.clone(), rx);
+        *inner.writer_task.lock() = Some(task);
         Ok(Self { inner })
+    }
+
+    /// Commits what is queued, stops the writer and releases the database once the last
+    /// `Core` handle is dropped.
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        let task = self.inner.writer_task.lock().take();
+        if let Some(t) = task {
+            let _ = t.await;
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -159,12 +175,21 @@ impl Inner {
     }
 
     pub(crate) async fn submit(&self, op: writer::Op, origin: Option<hub::ConnId>) -> Result<writer::Outcome> {
+        self.enqueue(op, origin).await?.await.map_err(|_| CoreError::Unavailable)?
+    }
+
+    /// Queues an operation for the writer; the receiver yields its outcome once committed.
+    pub(crate) async fn enqueue(
+        &self,
+        op: writer::Op,
+        origin: Option<hub::ConnId>,
+    ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
         let (tx, rx) = oneshot::channel();
         self.writer
             .send(writer::Job { op, origin, reply: tx })
             .await
             .map_err(|_| CoreError::Unavailable)?;
-        rx.await.map_err(|_| CoreError::Unavailable)?
+        Ok(rx)
     }
 
     pub(crate) fn metrics_committed(&self, n: usize) {

@@ -175,17 +175,21 @@ impl Connection {
         let result = match frame {
             ClientFrame::Auth { .. } => Err(CoreError::invalid("already authenticated")),
             ClientFrame::Send { chat_id, client_id, text, reply_to } => {
-                // Enqueued in order; the ack arrives through the live queue once durable.
-                let id = self.id;
-                tokio::spawn(async move {
-                    if let Err(e) = core.send(&ctx, &chat_id, &client_id, &text, reply_to, Some(id)).await {
-                        let f = error_frame(Some(client_id), &e);
-                        core.inner.hub.send_to_conn(&ctx.user, id, Outbound::Frame(f));
+                // Queued in the order the client sent; the ack arrives through the live queue
+                // once durable, and only failures are reported from here.
+                match core.enqueue_send(&ctx, &chat_id, &client_id, &text, reply_to, Some(self.id)).await {
+                    Ok(reply) => {
+                        let id = self.id;
+                        tokio::spawn(async move {
+                            if let Ok(Err(e)) = reply.await {
+                                let f = error_frame(Some(client_id), &e);
+                                core.inner.hub.send_to_conn(&ctx.user, id, Outbound::Frame(f));
+                            }
+                        });
+                        Ok(vec![])
                     }
-                });
-                // Give the spawned task a chance to enqueue before the next frame is read.
-                tokio::task::yield_now().await;
-                Ok(vec![])
+                    Err(e) => Ok(vec![error_frame(Some(client_id), &e)]),
+                }
             }
             ClientFrame::Edit { chat_id, seq, text } => core.edit(&ctx, &chat_id, seq, &text).await.map(|_| vec![]),
             ClientFrame::Delete { chat_id, seq } => core.delete(&ctx, &chat_id, seq).await.map(|_| vec![]),

@@ -97,7 +97,17 @@ struct Pending {
 pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let max = inner.settings.storage.max_batch;
-        while let Some(first) = rx.recv().await {
+        let stop = inner.stop.clone();
+        loop {
+            // Biased: jobs already queued are committed before a shutdown takes effect.
+            let first = tokio::select! {
+                biased;
+                job = rx.recv() => match job {
+                    Some(j) => j,
+                    None => break,
+                },
+                _ = stop.cancelled() => break,
+            };
             let mut jobs = vec![first];
             while jobs.len() < max {
                 match rx.try_recv() {
@@ -345,14 +355,14 @@ fn append(
 }
 
 fn require_group_admin(w: &Work, actor: &UserId) -> Result<()> {
+    let me = w.members.get(actor).ok_or(CoreError::NotMember)?;
     if w.kind != ChatKind::Group {
         return Err(CoreError::Conflict("1:1 chats have no members to manage".into()));
     }
-    match w.members.get(actor) {
-        None => Err(CoreError::NotMember),
-        Some(m) if m.role != Role::Admin => Err(CoreError::NotAdmin),
-        Some(_) => Ok(()),
+    if me.role != Role::Admin {
+        return Err(CoreError::NotAdmin);
     }
+    Ok(())
 }
 
 async fn plan(
@@ -530,10 +540,10 @@ async fn plan(
         }
         Op::Leave { chat, user } => {
             let w = work(inner, works, chat).await?;
+            let me = w.members.get(user).ok_or(CoreError::NotMember)?;
             if w.kind != ChatKind::Group {
                 return Err(CoreError::Conflict("you cannot leave a 1:1 chat".into()));
             }
-            let me = w.members.get(user).ok_or(CoreError::NotMember)?;
             let other_admins = w.members.iter().filter(|(u, m)| *u != user && m.role == Role::Admin).count();
             if me.role == Role::Admin && other_admins == 0 && w.members.len() > 1 {
                 return Err(CoreError::LastAdmin);

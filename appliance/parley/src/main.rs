@@ -167,7 +167,7 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     if settings.tls_enabled() {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTPS");
-        parley_server::serve_tls(listener, core, &settings.http.tls_cert, &settings.http.tls_key, shutdown_signal())
+        parley_server::serve_tls(listener, core.clone(), &settings.http.tls_cert, &settings.http.tls_key, shutdown_signal())
             .await
             .context("HTTPS server failed (check http.tls_cert and http.tls_key)")?;
     } else {
@@ -175,8 +175,9 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
         eprintln!("  Parley is listening on http://{addr}");
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        parley_server::serve(listener, core, shutdown_signal()).await?;
+        parley_server::serve(listener, core.clone(), shutdown_signal()).await?;
     }
+    core.shutdown().await;
     Ok(())
 }
 

@@ -99,3 +99,7 @@ pub fn chat_id(s: &str) -> Result<ChatId, ApiError> {
 pub fn user_id(s: &str) -> Result<UserId, ApiError> {
     UserId::parse(s).map_err(|e| ApiError::invalid(format!("bad user id: {e}")))
 }
+
+pub fn seq_param(s: &str) -> Result<parley_types::Seq, ApiError> {
+    s.parse().map_err(|_| ApiError::invalid("seq must be a positive integer"))
+}

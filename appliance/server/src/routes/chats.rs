@@ -11,7 +11,7 @@ use parley_types::api::{
 use parley_types::protocol::{Message, ReceiptKind};
 use parley_types::Seq;
 
-use crate::extract::{Auth, Json, chat_id, user_id};
+use crate::extract::{Auth, Json, chat_id, seq_param, user_id};
 use crate::{ApiError, AppState};
 
 type JsonResult<T> = Result<axum::Json<T>, ApiError>;
@@ -124,18 +124,18 @@ pub async fn send(
 pub async fn edit(
     State(s): State<AppState>,
     Auth(ctx): Auth,
-    Path((chat, seq)): Path<(String, Seq)>,
+    Path((chat, seq)): Path<(String, String)>,
     Json(req): Json<EditMessageRequest>,
 ) -> JsonResult<Message> {
-    Ok(axum::Json(s.core.edit(&ctx, &chat_id(&chat)?, seq, &req.text).await?))
+    Ok(axum::Json(s.core.edit(&ctx, &chat_id(&chat)?, seq_param(&seq)?, &req.text).await?))
 }
 
 /// `DELETE /api/chats/{chat_id}/messages/{seq}`: delete for everyone.
-pub async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, seq)): Path<(String, Seq)>) -> JsonResult<Message> {
-    Ok(axum::Json(s.core.delete(&ctx, &chat_id(&chat)?, seq).await?))
+pub async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, seq)): Path<(String, String)>) -> JsonResult<Message> {
+    Ok(axum::Json(s.core.delete(&ctx, &chat_id(&chat)?, seq_param(&seq)?).await?))
 }
 
 /// `GET /api/chats/{chat_id}/messages/{seq}/info`
-pub async fn info(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, seq)): Path<(String, Seq)>) -> JsonResult<MessageInfo> {
-    Ok(axum::Json(s.core.message_info(&ctx, &chat_id(&chat)?, seq).await?))
+pub async fn info(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, seq)): Path<(String, String)>) -> JsonResult<MessageInfo> {
+    Ok(axum::Json(s.core.message_info(&ctx, &chat_id(&chat)?, seq_param(&seq)?).await?))
 }

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on 127.0.0.1:0 over a temp data dir with the embedded
+//! database, driven over HTTP and WebSocket. One test binary (each extra one relinks the
+//! whole dependency tree).
+
+mod auth;
+mod chats;
+mod durability;
+mod groups;
+mod realtime;
