@@ -137,17 +137,14 @@ impl Settings {
             Source::File(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::File { path: path.to_owned(), source })?;
-                builder =
-                    builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+                builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
             }
             Source::System => {
                 builder = builder.add_source(config::File::with_name(SYSTEM_CONFIG).required(false));
             }
         }
-        let env: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("PARLEY__"))
-            .collect();
+        let env: config::Map<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with("PARLEY__")).collect();
         builder = builder.add_source(
             config::Environment::with_prefix("PARLEY")
                 .prefix_separator("__")
@@ -225,9 +222,8 @@ impl Settings {
 
     pub fn server_name(&self) -> ServerName {
         // Validated in `validate`, so this cannot fail for a loaded `Settings`.
-        ServerName::parse(&self.server_name).unwrap_or_else(|_| {
-            ServerName::parse("localhost").expect("literal is a valid server name")
-        })
+        ServerName::parse(&self.server_name)
+            .unwrap_or_else(|_| ServerName::parse("localhost").expect("literal is a valid server name"))
     }
 
     pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, String> {
@@ -301,9 +297,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("http.listen"), "{e}");
-        let e = Settings::load_with_env(Source::DefaultsOnly, env(&[("PARLEY__LIMITS__MAX_FRAME_BYTES", "1")]))
-            .unwrap_err()
-            .to_string();
+        let e =
+            Settings::load_with_env(Source::DefaultsOnly, env(&[("PARLEY__LIMITS__MAX_FRAME_BYTES", "1")]))
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("limits.max_frame_bytes"), "{e}");
     }
 

@@ -5,8 +5,8 @@ use governor::clock::{Clock, DefaultClock};
 use parley_config::Registration;
 use parley_store::records::{InviteRec, SessionRec, UserRec};
 use parley_types::api::{
-    ChangePasswordRequest, Contact, CreateInviteRequest, Invite, LoginRequest, Profile,
-    RegisterRequest, TokenResponse, UpdateProfileRequest,
+    ChangePasswordRequest, Contact, CreateInviteRequest, Invite, LoginRequest, Profile, RegisterRequest,
+    TokenResponse, UpdateProfileRequest,
 };
 use parley_types::protocol::ServerFrame;
 use parley_types::{ErrorCode, ServerName, SessionId, UserId, Username, now_millis};
@@ -78,7 +78,9 @@ fn login_key(login: &str, server: &ServerName) -> Option<String> {
         }
         return clean_email(l).ok().flatten().map(|e| format!("e:{e}"));
     }
-    if l.starts_with('+') || l.chars().next().is_some_and(|c| c.is_ascii_digit()) && l.chars().all(|c| !c.is_alphabetic()) {
+    if l.starts_with('+')
+        || l.chars().next().is_some_and(|c| c.is_ascii_digit()) && l.chars().all(|c| !c.is_alphabetic())
+    {
         return clean_phone(l).ok().flatten().map(|p| format!("p:{p}"));
     }
     Username::parse(l).ok().map(|u| format!("u:{}", u.as_str()))
@@ -141,7 +143,9 @@ impl Core {
             }
             Registration::InviteOnly => match req.invite.as_deref().map(str::trim) {
                 Some(code) if !code.is_empty() => Some(code.to_owned()),
-                _ => return Err(CoreError::RegistrationClosed("registration needs an invite".into())),
+                _ => {
+                    return Err(CoreError::RegistrationClosed("registration needs an invite".into()));
+                }
             },
         };
         // Validate before using up an invite.
@@ -215,7 +219,8 @@ impl Core {
     /// (a sign of theft) revokes the whole session.
     pub async fn refresh(&self, token: &str) -> Result<TokenResponse> {
         let (sid, hash) = tokens::parse_refresh_token(token).ok_or(CoreError::InvalidRefreshToken)?;
-        let session = self.inner.store.session(&sid.to_string()).await?.ok_or(CoreError::InvalidRefreshToken)?;
+        let session =
+            self.inner.store.session(&sid.to_string()).await?.ok_or(CoreError::InvalidRefreshToken)?;
         let now = now_millis();
         if session.revoked || session.expires_at <= now {
             return Err(CoreError::InvalidRefreshToken);
@@ -385,7 +390,7 @@ impl Core {
             .iter()
             .map(|u| Ok(Contact { added: added.contains(&u.user_id), profile: convert::profile(u, false)? }))
             .collect::<Result<_>>()?;
-        out.sort_by(|a, b| a.profile.display_name.to_lowercase().cmp(&b.profile.display_name.to_lowercase()));
+        out.sort_by_key(|c| c.profile.display_name.to_lowercase());
         Ok(out)
     }
 

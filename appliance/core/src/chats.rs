@@ -56,7 +56,9 @@ impl Core {
         if peer.disabled {
             return Err(CoreError::NotFound("user"));
         }
-        let chat = chat_of(self.inner.submit(Op::CreateDirect { a: ctx.user.clone(), b: user.clone() }, None).await?)?;
+        let chat = chat_of(
+            self.inner.submit(Op::CreateDirect { a: ctx.user.clone(), b: user.clone() }, None).await?,
+        )?;
         self.inner.summary(&chat, &ctx.user).await
     }
 
@@ -84,7 +86,7 @@ impl Core {
             let chat = convert::chat_id(&m.chat_id)?;
             out.push(self.inner.summary(&chat, &ctx.user).await?);
         }
-        out.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+        out.sort_by_key(|c| std::cmp::Reverse(c.last_activity));
         Ok(out)
     }
 
@@ -109,7 +111,12 @@ impl Core {
     }
 
     /// `PATCH /api/chats/{id}` (group admins).
-    pub async fn update_group(&self, ctx: &AuthContext, chat: &ChatId, req: UpdateGroupRequest) -> Result<ChatSummary> {
+    pub async fn update_group(
+        &self,
+        ctx: &AuthContext,
+        chat: &ChatId,
+        req: UpdateGroupRequest,
+    ) -> Result<ChatSummary> {
         let name = req.name.as_deref().map(clean_group_name).transpose()?;
         let description = req.description.as_deref().map(clean_description).transpose()?;
         let op = Op::UpdateGroup { chat: chat.clone(), actor: ctx.user.clone(), name, description };
@@ -127,14 +134,24 @@ impl Core {
         if self.inner.member_state(chat, &ctx.user).await?.members.len() >= MAX_GROUP_MEMBERS {
             return Err(CoreError::Conflict(format!("a group has at most {MAX_GROUP_MEMBERS} members")));
         }
-        entry(self.inner.submit(Op::AddMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() }, None).await?)
+        entry(
+            self.inner
+                .submit(
+                    Op::AddMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() },
+                    None,
+                )
+                .await?,
+        )
     }
 
     /// `DELETE /api/chats/{id}/members/{user}` (group admins).
     pub async fn remove_member(&self, ctx: &AuthContext, chat: &ChatId, user: &UserId) -> Result<Message> {
         entry(
             self.inner
-                .submit(Op::RemoveMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() }, None)
+                .submit(
+                    Op::RemoveMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() },
+                    None,
+                )
                 .await?,
         )
     }
@@ -145,7 +162,13 @@ impl Core {
     }
 
     /// `PUT|DELETE /api/chats/{id}/admins/{user}` (group admins).
-    pub async fn set_admin(&self, ctx: &AuthContext, chat: &ChatId, user: &UserId, admin: bool) -> Result<Message> {
+    pub async fn set_admin(
+        &self,
+        ctx: &AuthContext,
+        chat: &ChatId,
+        user: &UserId,
+        admin: bool,
+    ) -> Result<Message> {
         let op = Op::SetRole { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone(), admin };
         entry(self.inner.submit(op, None).await?)
     }
@@ -238,7 +261,13 @@ impl Core {
 
     /// `GET /api/chats/{id}/messages?before=&limit=`: newest first, only from when the
     /// caller joined.
-    pub async fn history(&self, ctx: &AuthContext, chat: &ChatId, before: Option<Seq>, limit: usize) -> Result<HistoryPage> {
+    pub async fn history(
+        &self,
+        ctx: &AuthContext,
+        chat: &ChatId,
+        before: Option<Seq>,
+        limit: usize,
+    ) -> Result<HistoryPage> {
         let state = self.inner.member_state(chat, &ctx.user).await?;
         let joined = state.member(&ctx.user).map_or(u64::MAX, |m| m.joined_seq);
         let limit = limit.clamp(1, 200);
@@ -292,10 +321,8 @@ impl Inner {
     pub(crate) async fn summary(&self, chat: &ChatId, viewer: &UserId) -> Result<ChatSummary> {
         let rec = self.store.chat(chat.as_str()).await?.ok_or(CoreError::NotFound("chat"))?;
         let members = self.store.members(chat.as_str()).await?;
-        let me = members
-            .iter()
-            .find(|m| m.user_id == viewer.as_str() && m.active)
-            .ok_or(CoreError::NotMember)?;
+        let me =
+            members.iter().find(|m| m.user_id == viewer.as_str() && m.active).ok_or(CoreError::NotMember)?;
         let active: Vec<_> = members.iter().filter(|m| m.active).collect();
         let others: Vec<_> = active.iter().filter(|m| m.user_id != viewer.as_str()).collect();
         let last_seq = rec.last_seq as Seq;
@@ -308,7 +335,10 @@ impl Inner {
                 Some(p) => self.store.user(p).await?,
                 None => None,
             };
-            (peer.map(|p| p.display_name).unwrap_or_default(), peer_id.map(|p| convert::user_id(&p)).transpose()?)
+            (
+                peer.map(|p| p.display_name).unwrap_or_default(),
+                peer_id.map(|p| convert::user_id(&p)).transpose()?,
+            )
         } else {
             (rec.name.clone(), None)
         };
@@ -353,4 +383,3 @@ impl Inner {
         });
     }
 }
-

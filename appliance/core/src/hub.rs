@@ -146,12 +146,9 @@ impl Hub {
             if let Some(list) = self.conns.get(u) {
                 for c in list.iter() {
                     let item = match &origin {
-                        Some((id, ack)) if *id == c.id => Outbound::Ack {
-                            chat: chat.clone(),
-                            seq,
-                            frame: ack.clone(),
-                            in_order: true,
-                        },
+                        Some((id, ack)) if *id == c.id => {
+                            Outbound::Ack { chat: chat.clone(), seq, frame: ack.clone(), in_order: true }
+                        }
                         _ => Outbound::Entry { chat: chat.clone(), seq, frame: frame.clone() },
                     };
                     Self::push(c, item);

@@ -157,11 +157,8 @@ impl Inner {
         } else {
             parley_types::api::ChatKind::Group
         };
-        let state = Arc::new(ChatState {
-            kind,
-            members,
-            last_seq: Arc::new(AtomicU64::new(rec.last_seq as u64)),
-        });
+        let state =
+            Arc::new(ChatState { kind, members, last_seq: Arc::new(AtomicU64::new(rec.last_seq as u64)) });
         // Never overwrite: the writer's entry is newer than anything read here.
         Ok(Some(self.chats.entry(chat.clone()).or_insert(state).clone()))
     }
@@ -174,7 +171,11 @@ impl Inner {
         }
     }
 
-    pub(crate) async fn submit(&self, op: writer::Op, origin: Option<hub::ConnId>) -> Result<writer::Outcome> {
+    pub(crate) async fn submit(
+        &self,
+        op: writer::Op,
+        origin: Option<hub::ConnId>,
+    ) -> Result<writer::Outcome> {
         self.enqueue(op, origin).await?.await.map_err(|_| CoreError::Unavailable)?
     }
 
@@ -185,10 +186,7 @@ impl Inner {
         origin: Option<hub::ConnId>,
     ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
         let (tx, rx) = oneshot::channel();
-        self.writer
-            .send(writer::Job { op, origin, reply: tx })
-            .await
-            .map_err(|_| CoreError::Unavailable)?;
+        self.writer.send(writer::Job { op, origin, reply: tx }).await.map_err(|_| CoreError::Unavailable)?;
         Ok(rx)
     }
 

@@ -147,7 +147,13 @@ impl Connection {
             }
             if seq > last + 1 {
                 // Entries this connection missed (e.g. committed while it was syncing).
-                match self.core.inner.store.messages_after(chat.as_str(), last as i64, seq as i64 - 1, usize::MAX >> 1).await {
+                match self
+                    .core
+                    .inner
+                    .store
+                    .messages_after(chat.as_str(), last as i64, seq as i64 - 1, usize::MAX >> 1)
+                    .await
+                {
                     Ok(rows) => {
                         for r in rows {
                             if let Ok(m) = convert::message(r) {
@@ -191,13 +197,19 @@ impl Connection {
                     Err(e) => Ok(vec![error_frame(Some(client_id), &e)]),
                 }
             }
-            ClientFrame::Edit { chat_id, seq, text } => core.edit(&ctx, &chat_id, seq, &text).await.map(|_| vec![]),
+            ClientFrame::Edit { chat_id, seq, text } => {
+                core.edit(&ctx, &chat_id, seq, &text).await.map(|_| vec![])
+            }
             ClientFrame::Delete { chat_id, seq } => core.delete(&ctx, &chat_id, seq).await.map(|_| vec![]),
             ClientFrame::Received { chat_id, seq } => {
                 core.mark(&ctx, &chat_id, ReceiptKind::Delivered, seq).await.map(|_| vec![])
             }
-            ClientFrame::Read { chat_id, seq } => core.mark(&ctx, &chat_id, ReceiptKind::Read, seq).await.map(|_| vec![]),
-            ClientFrame::Typing { chat_id, active } => core.typing(&ctx, &chat_id, active).await.map(|_| vec![]),
+            ClientFrame::Read { chat_id, seq } => {
+                core.mark(&ctx, &chat_id, ReceiptKind::Read, seq).await.map(|_| vec![])
+            }
+            ClientFrame::Typing { chat_id, active } => {
+                core.typing(&ctx, &chat_id, active).await.map(|_| vec![])
+            }
             ClientFrame::Sync { cursors } => self.sync(cursors).await,
             ClientFrame::SubscribePresence { user_ids } => self.subscribe(user_ids).await,
             ClientFrame::Ping { nonce } => Ok(vec![encode(&ServerFrame::Pong { nonce })]),
@@ -213,15 +225,20 @@ impl Connection {
         let mut messages = 0u64;
         for m in inner.store.memberships(self.ctx.user.as_str()).await? {
             let chat = convert::chat_id(&m.chat_id)?;
-            let Some(state) = inner.chat_state(&chat).await? else { continue };
+            let Some(state) = inner.chat_state(&chat).await? else {
+                continue;
+            };
             let upto = state.last_seq.load(Ordering::Acquire);
             let floor = (m.joined_seq as Seq).saturating_sub(1);
             let cursor = cursors.get(&chat).copied().unwrap_or(m.delivered_seq as Seq).max(floor).min(upto);
             let mut from = self.sent.get(&chat).copied().unwrap_or(0).max(cursor);
             chats += 1;
             while from < upto {
-                let rows = inner.store.messages_after(chat.as_str(), from as i64, upto as i64, SYNC_PAGE).await?;
-                let Some(last) = rows.last().map(|r| r.seq as Seq) else { break };
+                let rows =
+                    inner.store.messages_after(chat.as_str(), from as i64, upto as i64, SYNC_PAGE).await?;
+                let Some(last) = rows.last().map(|r| r.seq as Seq) else {
+                    break;
+                };
                 for r in rows {
                     out.push(encode(&ServerFrame::Message { message: convert::message(r)? }));
                     messages += 1;
@@ -237,7 +254,9 @@ impl Connection {
 
     async fn subscribe(&mut self, user_ids: Vec<UserId>) -> Result<Vec<Arc<str>>> {
         if user_ids.len() > MAX_PRESENCE_SUBSCRIPTIONS {
-            return Err(CoreError::invalid(format!("at most {MAX_PRESENCE_SUBSCRIPTIONS} presence subscriptions")));
+            return Err(CoreError::invalid(format!(
+                "at most {MAX_PRESENCE_SUBSCRIPTIONS} presence subscriptions"
+            )));
         }
         let inner = &self.core.inner;
         let ids: Vec<String> = user_ids.iter().map(|u| u.to_string()).collect();

@@ -25,7 +25,8 @@ pub async fn hash(password: String) -> Result<String> {
 
 /// A valid argon2id hash of a random password nobody knows, verified against when the login
 /// is unknown so that an unknown login takes as long as a wrong password.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$yoNYRAdmkVMBGk5mzl0OJeMIkUJczHw7dyoU/YQQdpI";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$yoNYRAdmkVMBGk5mzl0OJeMIkUJczHw7dyoU/YQQdpI";
 
 /// Verifies `password` against a PHC string; `None` (no such account) is always false.
 pub async fn verify(password: String, phc: Option<String>) -> Result<bool> {

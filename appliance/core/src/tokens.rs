@@ -89,22 +89,14 @@ pub fn rotate_key_file(path: &Path) -> std::io::Result<String> {
 }
 
 fn new_key() -> StoredKey {
-    StoredKey {
-        kid: ulid::Ulid::new().to_string(),
-        secret: URL_SAFE_NO_PAD.encode(random_bytes::<32>()),
-    }
+    StoredKey { kid: ulid::Ulid::new().to_string(), secret: URL_SAFE_NO_PAD.encode(random_bytes::<32>()) }
 }
 
 fn write_keys(path: &Path, file: &KeyFile) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(&serde_json::to_vec_pretty(file)?)?;
     f.sync_all()?;
     std::fs::rename(tmp, path)

@@ -97,8 +97,9 @@ fn load_settings(args: &ConfigArgs) -> anyhow::Result<Settings> {
 }
 
 fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},surrealdb=warn,surrealkv=warn", settings.log.level)));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},surrealdb=warn,surrealkv=warn", settings.log.level))
+    });
     let json = match settings.log.format {
         LogFormat::Json => true,
         LogFormat::Text => false,
@@ -160,16 +161,24 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
             is_admin: true,
         })
         .await?;
-        eprintln!("\n  Parley dev appliance: admin account created\n    login:    admin\n    password: {password}\n");
+        eprintln!(
+            "\n  Parley dev appliance: admin account created\n    login:    admin\n    password: {password}\n"
+        );
     }
     let listener = std::net::TcpListener::bind(settings.http.listen)
         .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
     let addr = listener.local_addr()?;
     if settings.tls_enabled() {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTPS");
-        parley_server::serve_tls(listener, core.clone(), &settings.http.tls_cert, &settings.http.tls_key, shutdown_signal())
-            .await
-            .context("HTTPS server failed (check http.tls_cert and http.tls_key)")?;
+        parley_server::serve_tls(
+            listener,
+            core.clone(),
+            &settings.http.tls_cert,
+            &settings.http.tls_key,
+            shutdown_signal(),
+        )
+        .await
+        .context("HTTPS server failed (check http.tls_cert and http.tls_key)")?;
     } else {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTP");
         eprintln!("  Parley is listening on http://{addr}");
@@ -193,7 +202,9 @@ fn main() -> anyhow::Result<()> {
             println!("configuration is valid (server_name = {}, listen = {})", s.server_name, s.http.listen);
             Ok(())
         }
-        Command::Admin { command: AdminCommand::CreateUser { config, username, display_name, email, admin } } => {
+        Command::Admin {
+            command: AdminCommand::CreateUser { config, username, display_name, email, admin },
+        } => {
             let settings = load_settings(&config)?;
             let mut password = String::new();
             std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
@@ -204,7 +215,14 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(async {
                 let core = open(&settings).await?;
                 let p = core
-                    .create_user(NewUser { username, password, display_name, email, phone: None, is_admin: admin })
+                    .create_user(NewUser {
+                        username,
+                        password,
+                        display_name,
+                        email,
+                        phone: None,
+                        is_admin: admin,
+                    })
                     .await?;
                 println!("created {}{}", p.user_id, if p.is_admin { " (admin)" } else { "" });
                 Ok(())
@@ -212,7 +230,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Keys { command: KeysCommand::RotateJwt(args) } => {
             let settings = load_settings(&args)?;
-            let kid = parley_core::tokens::rotate_key_file(&settings.storage.data_dir.join("keys").join("jwt.json"))?;
+            let kid = parley_core::tokens::rotate_key_file(
+                &settings.storage.data_dir.join("keys").join("jwt.json"),
+            )?;
             println!("new signing key {kid}; restart parley to use it");
             Ok(())
         }

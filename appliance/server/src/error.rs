@@ -43,7 +43,9 @@ pub fn status(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
         InvalidInput | MalformedFrame => StatusCode::BAD_REQUEST,
-        Unauthenticated | SessionRevoked | InvalidCredentials | InvalidRefreshToken => StatusCode::UNAUTHORIZED,
+        Unauthenticated | SessionRevoked | InvalidCredentials | InvalidRefreshToken => {
+            StatusCode::UNAUTHORIZED
+        }
         AccountDisabled | Forbidden | NotMember | NotAdmin | RegistrationClosed | InviteInvalid
         | OriginNotAllowed => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,
@@ -57,8 +59,8 @@ pub fn status(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res =
-            (status(self.code), axum::Json(ErrorBody { code: self.code, message: self.message })).into_response();
+        let mut res = (status(self.code), axum::Json(ErrorBody { code: self.code, message: self.message }))
+            .into_response();
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

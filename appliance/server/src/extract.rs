@@ -43,7 +43,11 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(ClientIp(client_ip(peer, parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()), state)))
+        Ok(ClientIp(client_ip(
+            peer,
+            parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+            state,
+        )))
     }
 }
 

@@ -49,7 +49,8 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 
 async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     if !origin_allowed(&headers, &s.core.settings().http.allowed_origins) {
-        return ApiError::new(ErrorCode::OriginNotAllowed, "this origin may not open the chat socket").into_response();
+        return ApiError::new(ErrorCode::OriginNotAllowed, "this origin may not open the chat socket")
+            .into_response();
     }
     ws.max_message_size(HARD_MAX_MESSAGE)
         .max_frame_size(HARD_MAX_MESSAGE)
@@ -65,7 +66,10 @@ fn error(code: ErrorCode, message: impl Into<String>) -> Message {
 }
 
 fn close(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason.chars().take(100).collect::<String>()) }))
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason.chars().take(100).collect::<String>()),
+    }))
 }
 
 async fn run(s: AppState, socket: WebSocket) {

@@ -47,11 +47,7 @@ impl Store {
 
     /// The user's current memberships.
     pub async fn memberships(&self, user_id: &str) -> Result<Vec<MemberRec>> {
-        self.fetch(
-            "SELECT * FROM member WHERE user_id = $u AND active = true",
-            json!({ "u": user_id }),
-            0,
-        )
-        .await
+        self.fetch("SELECT * FROM member WHERE user_id = $u AND active = true", json!({ "u": user_id }), 0)
+            .await
     }
 }

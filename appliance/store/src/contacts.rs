@@ -15,8 +15,7 @@ impl Store {
     }
 
     pub async fn remove_contact(&self, owner: &str, contact: &str) -> Result<()> {
-        self.exec("DELETE type::record('contact', [$o, $c])", json!({ "o": owner, "c": contact }))
-            .await
+        self.exec("DELETE type::record('contact', [$o, $c])", json!({ "o": owner, "c": contact })).await
     }
 
     pub async fn contacts(&self, owner: &str) -> Result<Vec<ContactRec>> {

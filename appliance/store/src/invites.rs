@@ -7,11 +7,7 @@ use crate::{Result, Store, doc};
 
 impl Store {
     pub async fn create_invite(&self, invite: &InviteRec) -> Result<()> {
-        self.exec(
-            "CREATE type::record('invite', $i.code) CONTENT $i",
-            json!({ "i": doc(invite)? }),
-        )
-        .await
+        self.exec("CREATE type::record('invite', $i.code) CONTENT $i", json!({ "i": doc(invite)? })).await
     }
 
     /// Uses one use of the invite if it is unexpired and has uses left; returns whether it did.

@@ -117,10 +117,7 @@ fn checked(mut res: surrealdb::IndexedResults) -> Result<surrealdb::IndexedResul
         return Ok(res);
     }
     errors.sort_by_key(|(i, _)| *i);
-    let pos = errors
-        .iter()
-        .position(|(_, e)| !e.to_string().contains("failed transaction"))
-        .unwrap_or(0);
+    let pos = errors.iter().position(|(_, e)| !e.to_string().contains("failed transaction")).unwrap_or(0);
     Err(map_conflict(errors.swap_remove(pos).1))
 }
 

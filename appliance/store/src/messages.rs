@@ -73,8 +73,7 @@ impl Store {
             );
         }
         if !b.directs.is_empty() {
-            let d: Vec<Value> =
-                b.directs.iter().map(|(k, c)| json!({ "k": k, "c": c })).collect();
+            let d: Vec<Value> = b.directs.iter().map(|(k, c)| json!({ "k": k, "c": c })).collect();
             add(
                 "directs",
                 "FOR $d IN $directs { CREATE type::record('direct', $d.k) SET chat_id = $d.c; };",
@@ -169,7 +168,13 @@ impl Store {
     }
 
     /// Entries with `after < seq <= upto`, oldest first, at most `limit`.
-    pub async fn messages_after(&self, chat_id: &str, after: i64, upto: i64, limit: usize) -> Result<Vec<MessageRec>> {
+    pub async fn messages_after(
+        &self,
+        chat_id: &str,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageRec>> {
         self.fetch(
             "SELECT * FROM message WHERE chat_id = $c AND seq > $a AND seq <= $u ORDER BY seq ASC LIMIT $l",
             json!({ "c": chat_id, "a": after, "u": upto, "l": limit }),
@@ -179,7 +184,13 @@ impl Store {
     }
 
     /// Entries with `min_seq <= seq < before`, newest first, at most `limit`.
-    pub async fn history(&self, chat_id: &str, before: i64, min_seq: i64, limit: usize) -> Result<Vec<MessageRec>> {
+    pub async fn history(
+        &self,
+        chat_id: &str,
+        before: i64,
+        min_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<MessageRec>> {
         self.fetch(
             "SELECT * FROM message WHERE chat_id = $c AND seq < $b AND seq >= $m ORDER BY seq DESC LIMIT $l",
             json!({ "c": chat_id, "b": before, "m": min_seq, "l": limit }),

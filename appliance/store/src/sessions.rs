@@ -7,16 +7,11 @@ use crate::{Result, Store, doc};
 
 impl Store {
     pub async fn create_session(&self, s: &SessionRec) -> Result<()> {
-        self.exec(
-            "CREATE type::record('session', $s.session_id) CONTENT $s",
-            json!({ "s": doc(s)? }),
-        )
-        .await
+        self.exec("CREATE type::record('session', $s.session_id) CONTENT $s", json!({ "s": doc(s)? })).await
     }
 
     pub async fn session(&self, session_id: &str) -> Result<Option<SessionRec>> {
-        self.fetch_one("SELECT * FROM type::record('session', $id)", json!({ "id": session_id }), 0)
-            .await
+        self.fetch_one("SELECT * FROM type::record('session', $id)", json!({ "id": session_id }), 0).await
     }
 
     /// Replaces the refresh hash only if it still is `old_hash` and the session is live, so two
@@ -41,11 +36,7 @@ impl Store {
     }
 
     pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
-        self.exec(
-            "UPDATE type::record('session', $id) SET revoked = true",
-            json!({ "id": session_id }),
-        )
-        .await
+        self.exec("UPDATE type::record('session', $id) SET revoked = true", json!({ "id": session_id })).await
     }
 
     /// Revokes every live session of the user except `keep`; returns the revoked IDs.

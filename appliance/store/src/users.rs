@@ -72,11 +72,8 @@ impl Store {
     }
 
     pub async fn set_last_seen(&self, user_id: &str, at: i64) -> Result<()> {
-        self.exec(
-            "UPDATE type::record('user', $id) SET last_seen = $at",
-            json!({ "id": user_id, "at": at }),
-        )
-        .await
+        self.exec("UPDATE type::record('user', $id) SET last_seen = $at", json!({ "id": user_id, "at": at }))
+            .await
     }
 
     pub async fn count_users(&self) -> Result<u64> {

@@ -61,9 +61,10 @@ impl TestAppliance {
 
     async fn boot(settings: Settings) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let store = Store::open(&settings.storage_url(), &settings.storage.namespace, &settings.storage.database)
-            .await
-            .expect("open store");
+        let store =
+            Store::open(&settings.storage_url(), &settings.storage.namespace, &settings.storage.database)
+                .await
+                .expect("open store");
         let core = Core::start(settings.clone(), store).expect("start core");
         let served = core.clone();
         let listener = tokio::net::TcpListener::bind(settings.http.listen).await.expect("bind");
@@ -123,7 +124,13 @@ impl TestAppliance {
     }
 
     /// Any request; returns status and JSON body (Null when empty).
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method.parse().expect("method"), self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -134,7 +141,11 @@ impl TestAppliance {
         let res = req.send().await.expect("request");
         let status = res.status();
         let text = res.text().await.expect("body");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -149,7 +160,12 @@ impl TestAppliance {
     /// Registers `name` with password `password-<name>`.
     pub async fn register(&self, name: &str) -> TestUser {
         let (status, body) = self
-            .call("POST", "/api/auth/register", None, Some(json!({ "username": name, "password": format!("password-{name}") })))
+            .call(
+                "POST",
+                "/api/auth/register",
+                None,
+                Some(json!({ "username": name, "password": format!("password-{name}") })),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
         TestUser::from_tokens(&body)
@@ -157,7 +173,12 @@ impl TestAppliance {
 
     pub async fn login(&self, name: &str) -> TestUser {
         let (status, body) = self
-            .call("POST", "/api/auth/login", None, Some(json!({ "login": name, "password": format!("password-{name}") })))
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({ "login": name, "password": format!("password-{name}") })),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login {name}: {body}");
         TestUser::from_tokens(&body)
@@ -173,7 +194,8 @@ impl TestAppliance {
     /// Creates a group owned by `admin` with `members`; returns its id.
     pub async fn group(&self, admin: &TestUser, name: &str, members: &[&TestUser]) -> String {
         let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-        let (status, body) = self.post("/api/chats/group", &admin.token, json!({ "name": name, "members": ids })).await;
+        let (status, body) =
+            self.post("/api/chats/group", &admin.token, json!({ "name": name, "members": ids })).await;
         assert_eq!(status, StatusCode::CREATED, "group: {body}");
         body["chat_id"].as_str().expect("chat_id").to_owned()
     }
@@ -181,7 +203,11 @@ impl TestAppliance {
     /// Sends a text over REST; returns the stored message.
     pub async fn send(&self, user: &TestUser, chat: &str, client_id: &str, text: &str) -> Value {
         let (status, body) = self
-            .post(&format!("/api/chats/{chat}/messages"), &user.token, json!({ "client_id": client_id, "text": text }))
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                &user.token,
+                json!({ "client_id": client_id, "text": text }),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "send: {body}");
         body
@@ -273,9 +299,13 @@ impl WsClient {
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         loop {
             match tokio::time::timeout(wait, self.ws.next()).await {
-                Ok(Some(Ok(WsMessage::Text(t)))) => return Some(serde_json::from_str(&t).expect("json frame")),
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    return Some(serde_json::from_str(&t).expect("json frame"));
+                }
                 Ok(Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_)))) => continue,
-                Ok(Some(Ok(WsMessage::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => return None,
+                Ok(Some(Ok(WsMessage::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                    return None;
+                }
                 Ok(Some(Ok(_))) => continue,
             }
         }

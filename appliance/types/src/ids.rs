@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum IdError {
     #[error("server name must be a DNS name (letters, digits, '-', '.'), 1-253 characters")]
     ServerName,
-    #[error("username must be 3-32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")]
+    #[error(
+        "username must be 3-32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )]
     Username,
     #[error("user id must look like name@server")]
     UserId,

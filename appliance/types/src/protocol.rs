@@ -15,7 +15,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Must be the first frame on a connection.
-    Auth { token: String },
+    Auth {
+        token: String,
+    },
     /// Send a message; answered by `ack` (or `error` with the same `client_id` as `ref`).
     Send {
         chat_id: ChatId,
@@ -24,13 +26,29 @@ pub enum ClientFrame {
         #[serde(default)]
         reply_to: Option<Seq>,
     },
-    Edit { chat_id: ChatId, seq: Seq, text: String },
-    Delete { chat_id: ChatId, seq: Seq },
+    Edit {
+        chat_id: ChatId,
+        seq: Seq,
+        text: String,
+    },
+    Delete {
+        chat_id: ChatId,
+        seq: Seq,
+    },
     /// This device has received everything up to `seq` in the chat.
-    Received { chat_id: ChatId, seq: Seq },
+    Received {
+        chat_id: ChatId,
+        seq: Seq,
+    },
     /// The user has read everything up to `seq` in the chat.
-    Read { chat_id: ChatId, seq: Seq },
-    Typing { chat_id: ChatId, active: bool },
+    Read {
+        chat_id: ChatId,
+        seq: Seq,
+    },
+    Typing {
+        chat_id: ChatId,
+        active: bool,
+    },
     /// Catch up: for each chat, the last seq this device holds. Chats not listed resume from
     /// what no device of the user has received yet.
     Sync {
@@ -38,7 +56,9 @@ pub enum ClientFrame {
         cursors: BTreeMap<ChatId, Seq>,
     },
     /// Follow these users' presence (replaces the previous subscription).
-    SubscribePresence { user_ids: Vec<UserId> },
+    SubscribePresence {
+        user_ids: Vec<UserId>,
+    },
     Ping {
         #[serde(default)]
         nonce: Option<u64>,
@@ -122,11 +142,19 @@ pub enum ServerFrame {
         server_time: Millis,
     },
     /// The message is durable; `client_id` echoes the send.
-    Ack { client_id: String, message: Message },
+    Ack {
+        client_id: String,
+        message: Message,
+    },
     /// A message (new, or replayed by a sync) for this device.
-    Message { message: Message },
+    Message {
+        message: Message,
+    },
     /// Everything the sync asked for has been sent.
-    SyncDone { chats: u32, messages: u64 },
+    SyncDone {
+        chats: u32,
+        messages: u64,
+    },
     /// A member's delivered/read high-water mark moved.
     Receipt {
         chat_id: ChatId,
@@ -150,9 +178,13 @@ pub enum ServerFrame {
         last_seen: Option<Millis>,
     },
     /// A chat the user belongs to was created or changed.
-    Chat { chat: Box<ChatSummary> },
+    Chat {
+        chat: Box<ChatSummary>,
+    },
     /// The user is no longer a member of this chat.
-    ChatRemoved { chat_id: ChatId },
+    ChatRemoved {
+        chat_id: ChatId,
+    },
     Error {
         /// The `client_id` of the send this answers, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -31,7 +31,10 @@ async fn direct_chat_with_sent_delivered_read() {
     assert_eq!(m["message"]["sender"], ana.id);
     b.send(json!({ "type": "received", "chat_id": chat, "seq": seq })).await;
     let r = a.next_of("receipt").await;
-    assert_eq!((r["kind"].as_str().unwrap(), r["user_id"].as_str().unwrap(), r["seq"].as_u64().unwrap()), ("delivered", bob.id.as_str(), 1));
+    assert_eq!(
+        (r["kind"].as_str().unwrap(), r["user_id"].as_str().unwrap(), r["seq"].as_u64().unwrap()),
+        ("delivered", bob.id.as_str(), 1)
+    );
     let (_, info) = app.get(&format!("/api/chats/{chat}/messages/{seq}/info"), &ana.token).await;
     assert_eq!(info["state"], "delivered");
     assert!(info["members"][0]["delivered_at"].is_i64() && info["members"][0]["read_at"].is_null());
@@ -51,13 +54,17 @@ async fn direct_chat_with_sent_delivered_read() {
     assert_eq!(list[0]["last_message"]["text"], "hi bob");
 
     // Bob replies; Ana's unread goes to 1 until she reads.
-    b.send(json!({ "type": "send", "chat_id": chat, "client_id": "b1", "text": "hello ana", "reply_to": 1 })).await;
+    b.send(json!({ "type": "send", "chat_id": chat, "client_id": "b1", "text": "hello ana", "reply_to": 1 }))
+        .await;
     b.next_of("ack").await;
     let m = a.next_of("message").await;
     assert_eq!(m["message"]["reply_to"], 1);
     let (_, list) = app.get("/api/chats", &ana.token).await;
     assert_eq!(list[0]["unread"], 1);
-    assert_eq!(app.post(&format!("/api/chats/{chat}/read"), &ana.token, json!({ "seq": 2 })).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.post(&format!("/api/chats/{chat}/read"), &ana.token, json!({ "seq": 2 })).await.0,
+        StatusCode::NO_CONTENT
+    );
     let (_, list) = app.get("/api/chats", &ana.token).await;
     assert_eq!(list[0]["unread"], 0);
 }
@@ -101,16 +108,34 @@ async fn edits_deletes_and_history_paging() {
     }
     let (s, page) = app.get(&format!("/api/chats/{chat}/messages?limit=3"), &bob.token).await;
     assert_eq!(s, StatusCode::OK);
-    let seqs: Vec<u64> = page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, vec![7, 6, 5]);
-    let (_, page2) = app.get(&format!("/api/chats/{chat}/messages?limit=3&before={}", page["next_before"]), &bob.token).await;
-    let seqs: Vec<u64> = page2["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    let (_, page2) = app
+        .get(&format!("/api/chats/{chat}/messages?limit=3&before={}", page["next_before"]), &bob.token)
+        .await;
+    let seqs: Vec<u64> =
+        page2["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, vec![4, 3, 2]);
 
     // Only the sender edits or deletes, and the change is itself a log entry.
-    let (s, b) = app.call("PATCH", &format!("/api/chats/{chat}/messages/2"), Some(&bob.token), Some(json!({ "text": "hacked" }))).await;
+    let (s, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/chats/{chat}/messages/2"),
+            Some(&bob.token),
+            Some(json!({ "text": "hacked" })),
+        )
+        .await;
     assert_eq!((s, b["code"].as_str().unwrap()), (StatusCode::FORBIDDEN, "forbidden"));
-    let (s, e) = app.call("PATCH", &format!("/api/chats/{chat}/messages/2"), Some(&ana.token), Some(json!({ "text": "message two" }))).await;
+    let (s, e) = app
+        .call(
+            "PATCH",
+            &format!("/api/chats/{chat}/messages/2"),
+            Some(&ana.token),
+            Some(json!({ "text": "message two" })),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{e}");
     assert_eq!((e["kind"].as_str().unwrap(), e["target"].as_u64().unwrap()), ("edit", 2));
     let (s, d) = app.call("DELETE", &format!("/api/chats/{chat}/messages/3"), Some(&ana.token), None).await;
@@ -126,14 +151,26 @@ async fn edits_deletes_and_history_paging() {
     let three = msgs.iter().find(|m| m["seq"] == 3).unwrap();
     assert_eq!((three["deleted"].as_bool().unwrap(), three["text"].is_null()), (true, true));
     // Bad input is refused with a clear error and stores nothing.
-    let (s, b) = app.post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "e", "text": "   " })).await;
+    let (s, b) = app
+        .post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "e", "text": "   " }))
+        .await;
     assert_eq!((s, b["code"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "invalid_input"));
-    let (s, _) = app.post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "", "text": "x" })).await;
+    let (s, _) = app
+        .post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "", "text": "x" }))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = app.post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "r", "text": "x", "reply_to": 99 })).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            &ana.token,
+            json!({ "client_id": "r", "text": "x", "reply_to": 99 }),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let long = "x".repeat(20_000);
-    let (s, _) = app.post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "l", "text": long })).await;
+    let (s, _) = app
+        .post(&format!("/api/chats/{chat}/messages"), &ana.token, json!({ "client_id": "l", "text": long }))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (_, page) = app.get(&format!("/api/chats/{chat}/messages?limit=1"), &ana.token).await;
     assert_eq!(page["messages"][0]["seq"], 9, "nothing was stored by the refused sends");

@@ -77,7 +77,10 @@ async fn acknowledged_messages_survive_kill_9() {
                 .json()
                 .await
                 .unwrap();
-            (r["user"]["user_id"].as_str().unwrap().to_owned(), r["access_token"].as_str().unwrap().to_owned())
+            (
+                r["user"]["user_id"].as_str().unwrap().to_owned(),
+                r["access_token"].as_str().unwrap().to_owned(),
+            )
         }
     };
     let (_ana_id, ana_token) = reg("ana").await;
@@ -99,7 +102,10 @@ async fn acknowledged_messages_survive_kill_9() {
     // Send a stream without waiting; record every ack; kill the server mid-stream.
     let mut acked = Vec::new();
     for i in 0..400 {
-        ws.send(json!({ "type": "send", "chat_id": chat, "client_id": format!("c{i}"), "text": format!("m{i}") })).await;
+        ws.send(
+            json!({ "type": "send", "chat_id": chat, "client_id": format!("c{i}"), "text": format!("m{i}") }),
+        )
+        .await;
         if i == 200 {
             // Collect a few acks so the kill lands while sends are in flight.
             while acked.len() < 50 {
@@ -141,7 +147,8 @@ async fn acknowledged_messages_survive_kill_9() {
         .json()
         .await
         .unwrap();
-    let stored: Vec<u64> = page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    let stored: Vec<u64> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     for seq in &acked {
         assert!(stored.contains(seq), "acknowledged seq {seq} lost after kill -9 (stored {stored:?})");
     }

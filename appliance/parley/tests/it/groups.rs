@@ -50,20 +50,30 @@ async fn group_receipts_and_removal() {
     assert!(i["members"].as_array().unwrap().iter().all(|m| m["read_at"].is_i64()));
 
     // Only admins manage members.
-    let (s, body) = app.call("DELETE", &format!("/api/chats/{group}/members/{}", cara.id), Some(&bob.token), None).await;
+    let (s, body) =
+        app.call("DELETE", &format!("/api/chats/{group}/members/{}", cara.id), Some(&bob.token), None).await;
     assert_eq!((s, body["code"].as_str().unwrap()), (StatusCode::FORBIDDEN, "not_admin"));
 
     // Ana removes Cara: Cara gets the removal entry, then loses access.
-    let (s, removal) = app.call("DELETE", &format!("/api/chats/{group}/members/{}", cara.id), Some(&ana.token), None).await;
+    let (s, removal) =
+        app.call("DELETE", &format!("/api/chats/{group}/members/{}", cara.id), Some(&ana.token), None).await;
     assert_eq!(s, StatusCode::OK, "{removal}");
     assert_eq!(removal["event"]["event"], "member_removed");
     let m = c.next_of("message").await;
     assert_eq!(m["message"]["event"]["user_id"], cara.id);
     c.next_of("chat_removed").await;
-    for (method, path) in [("GET", format!("/api/chats/{group}/messages")), ("GET", format!("/api/chats/{group}"))] {
+    for (method, path) in
+        [("GET", format!("/api/chats/{group}/messages")), ("GET", format!("/api/chats/{group}"))]
+    {
         assert_eq!(app.call(method, &path, Some(&cara.token), None).await.0, StatusCode::FORBIDDEN);
     }
-    let (s, _) = app.post(&format!("/api/chats/{group}/messages"), &cara.token, json!({ "client_id": "c9", "text": "still here?" })).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            &cara.token,
+            json!({ "client_id": "c9", "text": "still here?" }),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     c.send(json!({ "type": "send", "chat_id": group, "client_id": "c10", "text": "let me in" })).await;
     let err = c.next_of("error").await;
@@ -96,30 +106,49 @@ async fn admins_promote_and_the_last_admin_stays() {
     let group = app.group(&ana, "Ops", &[&bob]).await;
     let (s, b) = app.post(&format!("/api/chats/{group}/leave"), &ana.token, json!({})).await;
     assert_eq!((s, b["code"].as_str().unwrap()), (StatusCode::CONFLICT, "last_admin"));
-    let (s, b) = app.call("DELETE", &format!("/api/chats/{group}/admins/{}", ana.id), Some(&ana.token), None).await;
+    let (s, b) =
+        app.call("DELETE", &format!("/api/chats/{group}/admins/{}", ana.id), Some(&ana.token), None).await;
     assert_eq!((s, b["code"].as_str().unwrap()), (StatusCode::CONFLICT, "last_admin"));
-    assert_eq!(app.call("PUT", &format!("/api/chats/{group}/admins/{}", bob.id), Some(&ana.token), None).await.0, StatusCode::OK);
+    assert_eq!(
+        app.call("PUT", &format!("/api/chats/{group}/admins/{}", bob.id), Some(&ana.token), None).await.0,
+        StatusCode::OK
+    );
     // Bob, now admin, adds Dan and renames the group.
-    let (s, _) = app.post(&format!("/api/chats/{group}/members"), &bob.token, json!({ "user_id": dan.id })).await;
+    let (s, _) =
+        app.post(&format!("/api/chats/{group}/members"), &bob.token, json!({ "user_id": dan.id })).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = app.post(&format!("/api/chats/{group}/members"), &bob.token, json!({ "user_id": dan.id })).await;
+    let (s, _) =
+        app.post(&format!("/api/chats/{group}/members"), &bob.token, json!({ "user_id": dan.id })).await;
     assert_eq!(s, StatusCode::CONFLICT, "already a member");
-    let (s, g) = app.call("PATCH", &format!("/api/chats/{group}"), Some(&bob.token), Some(json!({ "name": "Operations" }))).await;
+    let (s, g) = app
+        .call(
+            "PATCH",
+            &format!("/api/chats/{group}"),
+            Some(&bob.token),
+            Some(json!({ "name": "Operations" })),
+        )
+        .await;
     assert_eq!((s, g["name"].as_str().unwrap()), (StatusCode::OK, "Operations"));
-    let (s, _) = app.call("PATCH", &format!("/api/chats/{group}"), Some(&bob.token), Some(json!({ "name": "" }))).await;
+    let (s, _) = app
+        .call("PATCH", &format!("/api/chats/{group}"), Some(&bob.token), Some(json!({ "name": "" })))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // Dan joined after the first entries: he sees history only from his joining.
     let (_, page) = app.get(&format!("/api/chats/{group}/messages"), &dan.token).await;
-    let kinds: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["event"]["event"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["event"]["event"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["renamed", "member_added"]);
     // Ana can leave now that Bob is admin too.
     let (s, left) = app.post(&format!("/api/chats/{group}/leave"), &ana.token, json!({})).await;
     assert_eq!((s, left["event"]["event"].as_str().unwrap()), (StatusCode::OK, "member_left"));
     let (_, g) = app.get(&format!("/api/chats/{group}"), &bob.token).await;
-    let members: Vec<&str> = g["members"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect();
+    let members: Vec<&str> =
+        g["members"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect();
     assert!(!members.contains(&ana.id.as_str()) && members.len() == 2);
     // Groups validate their input.
-    let (s, _) = app.post("/api/chats/group", &ana.token, json!({ "name": "x", "members": ["ghost@test.local"] })).await;
+    let (s, _) = app
+        .post("/api/chats/group", &ana.token, json!({ "name": "x", "members": ["ghost@test.local"] }))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = app.post("/api/chats/group", &ana.token, json!({ "name": "  " })).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);

@@ -32,12 +32,18 @@ async fn typing_and_presence() {
     assert!(p["last_seen"].is_i64());
 
     // With last seen hidden, watchers learn nothing.
-    let (s, _) = app.call("PATCH", "/api/me", Some(&bob.token), Some(json!({ "last_seen_visibility": "nobody" }))).await;
+    let (s, _) = app
+        .call("PATCH", "/api/me", Some(&bob.token), Some(json!({ "last_seen_visibility": "nobody" })))
+        .await;
     assert_eq!(s, StatusCode::OK);
     a.send(json!({ "type": "subscribe_presence", "user_ids": [bob.id] })).await;
     a.send(json!({ "type": "ping", "nonce": 7 })).await;
     let f = a.next().await.unwrap();
-    assert_eq!((f["type"].as_str().unwrap(), f["nonce"].as_u64().unwrap()), ("pong", 7), "no presence frame for a hidden user: {f}");
+    assert_eq!(
+        (f["type"].as_str().unwrap(), f["nonce"].as_u64().unwrap()),
+        ("pong", 7),
+        "no presence frame for a hidden user: {f}"
+    );
     let mut b = app.ws(&bob).await;
     b.sync(json!({})).await;
     a.send(json!({ "type": "ping", "nonce": 8 })).await;
@@ -80,7 +86,10 @@ async fn offline_sync_has_no_gap_or_duplicate() {
     let mut b = app.ws(&bob).await;
     b.send(json!({ "type": "sync", "cursors": { chat.clone(): 0, group.clone(): 1 } })).await;
     for i in 31..=40 {
-        a.send(json!({ "type": "send", "chat_id": chat, "client_id": format!("m{i}"), "text": format!("m{i}") })).await;
+        a.send(
+            json!({ "type": "send", "chat_id": chat, "client_id": format!("m{i}"), "text": format!("m{i}") }),
+        )
+        .await;
     }
     let mut by_chat: std::collections::HashMap<String, Vec<Value>> = Default::default();
     let mut total = 0;
@@ -92,7 +101,10 @@ async fn offline_sync_has_no_gap_or_duplicate() {
             total += 1;
         }
     }
-    assert!(b.next_within(Duration::from_millis(500)).await.is_none_or(|f| f["type"] != "message"), "no duplicates");
+    assert!(
+        b.next_within(Duration::from_millis(500)).await.is_none_or(|f| f["type"] != "message"),
+        "no duplicates"
+    );
     assert_eq!(seqs(&by_chat[&chat]), (1..=30).collect::<Vec<u64>>());
     assert_eq!(seqs(&by_chat[&group]), (2..=11).collect::<Vec<u64>>());
 
@@ -107,7 +119,8 @@ async fn offline_sync_has_no_gap_or_duplicate() {
     a.next_of("ack").await;
     let mut b2 = app.ws(&bob).await;
     let got = b2.sync(json!({})).await;
-    let in_chat: Vec<u64> = got.iter().filter(|m| m["chat_id"] == chat.as_str()).map(|m| m["seq"].as_u64().unwrap()).collect();
+    let in_chat: Vec<u64> =
+        got.iter().filter(|m| m["chat_id"] == chat.as_str()).map(|m| m["seq"].as_u64().unwrap()).collect();
     assert_eq!(in_chat, vec![31]);
 }
 
@@ -129,19 +142,30 @@ async fn revocation_closes_open_sockets() {
     // A revoked token cannot open a new socket.
     let mut raw = WsClient::raw(&app.ws_url()).await;
     use futures_util::{SinkExt, StreamExt};
-    raw.send(tokio_tungstenite::tungstenite::Message::Text(json!({ "type": "auth", "token": ana.token }).to_string().into())).await.unwrap();
+    raw.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({ "type": "auth", "token": ana.token }).to_string().into(),
+    ))
+    .await
+    .unwrap();
     let f = raw.next().await.unwrap().unwrap();
     assert!(f.to_text().unwrap().contains("session_revoked"), "{f}");
     // Disabling the account closes every socket at once and blocks login.
-    let (s, _) = app.post(&format!("/api/admin/users/{}/disable", ana2_id(&ana2)), &admin.token, json!({})).await;
+    let (s, _) =
+        app.post(&format!("/api/admin/users/{}/disable", ana2_id(&ana2)), &admin.token, json!({})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(w2.next_of("error").await["code"], "session_revoked");
     assert_eq!(w2.closed().await, Some(4001));
-    let (s, b) = app.call("POST", "/api/auth/login", None, Some(json!({ "login": "ana", "password": "password-ana" }))).await;
+    let (s, b) = app
+        .call("POST", "/api/auth/login", None, Some(json!({ "login": "ana", "password": "password-ana" })))
+        .await;
     assert_eq!((s, b["code"].as_str().unwrap()), (StatusCode::FORBIDDEN, "account_disabled"));
     // Normal users cannot use admin routes.
     let bob = app.register("bob").await;
-    for path in [format!("/api/admin/users/{}/disable", admin.id), format!("/api/admin/users/{}/enable", admin.id), "/api/admin/invites".into()] {
+    for path in [
+        format!("/api/admin/users/{}/disable", admin.id),
+        format!("/api/admin/users/{}/enable", admin.id),
+        "/api/admin/invites".into(),
+    ] {
         let (s, b) = app.post(&path, &bob.token, json!({})).await;
         assert_eq!((s, b["code"].as_str().unwrap()), (StatusCode::FORBIDDEN, "forbidden"), "{path}");
     }
@@ -156,10 +180,21 @@ async fn malformed_frames_get_errors_not_disconnects() {
     let app = TestAppliance::start().await;
     let ana = app.register("ana").await;
     let mut a = app.ws(&ana).await;
-    for bad in ["not json", "{}", r#"{"type":"nope"}"#, r#"{"type":"send","chat_id":"x"}"#, r#"{"type":"read","chat_id":"bad","seq":-1}"#, "[]"] {
+    for bad in [
+        "not json",
+        "{}",
+        r#"{"type":"nope"}"#,
+        r#"{"type":"send","chat_id":"x"}"#,
+        r#"{"type":"read","chat_id":"bad","seq":-1}"#,
+        "[]",
+    ] {
         a.send_text(bad).await;
         let f = a.next().await.expect("an error frame");
-        assert_eq!((f["type"].as_str().unwrap(), f["code"].as_str().unwrap()), ("error", "malformed_frame"), "{bad}");
+        assert_eq!(
+            (f["type"].as_str().unwrap(), f["code"].as_str().unwrap()),
+            ("error", "malformed_frame"),
+            "{bad}"
+        );
     }
     a.send_text(&format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(70_000))).await;
     assert_eq!(a.next().await.unwrap()["code"], "payload_too_large");
@@ -204,12 +239,15 @@ async fn frames_are_rate_limited() {
 
 #[tokio::test]
 async fn websocket_origin_is_checked() {
-    let app = TestAppliance::start_with(|s| s.http.allowed_origins = vec!["https://chat.example.org".into()]).await;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(app.ws_url()).unwrap();
+    let app =
+        TestAppliance::start_with(|s| s.http.allowed_origins = vec!["https://chat.example.org".into()]).await;
+    let mut req =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(app.ws_url()).unwrap();
     req.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
     let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
     assert!(err.to_string().contains("403"), "{err}");
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(app.ws_url()).unwrap();
+    let mut req =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(app.ws_url()).unwrap();
     req.headers_mut().insert("origin", "https://chat.example.org".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
 }

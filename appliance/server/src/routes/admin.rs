@@ -10,12 +10,20 @@ use crate::extract::{Auth, Json, user_id};
 use crate::{ApiError, AppState};
 
 /// `POST /api/admin/users/{user_id}/disable`: revokes the user's sessions and closes sockets.
-pub async fn disable(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> Result<axum::Json<Profile>, ApiError> {
+pub async fn disable(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Profile>, ApiError> {
     Ok(axum::Json(s.core.set_disabled(&ctx, &user_id(&id)?, true).await?))
 }
 
 /// `POST /api/admin/users/{user_id}/enable`
-pub async fn enable(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> Result<axum::Json<Profile>, ApiError> {
+pub async fn enable(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Profile>, ApiError> {
     Ok(axum::Json(s.core.set_disabled(&ctx, &user_id(&id)?, false).await?))
 }
 

@@ -3,7 +3,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use parley_types::api::{ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse};
+use parley_types::api::{
+    ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse,
+};
 
 use crate::extract::{Auth, ClientIp, Json};
 use crate::{ApiError, AppState};
@@ -20,12 +22,19 @@ pub async fn register(
 }
 
 /// `POST /api/auth/login`
-pub async fn login(State(s): State<AppState>, ClientIp(ip): ClientIp, Json(req): Json<LoginRequest>) -> JsonResult<TokenResponse> {
+pub async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<LoginRequest>,
+) -> JsonResult<TokenResponse> {
     Ok(axum::Json(s.core.login(req, &ip.to_string()).await?))
 }
 
 /// `POST /api/auth/refresh`
-pub async fn refresh(State(s): State<AppState>, Json(req): Json<RefreshRequest>) -> JsonResult<TokenResponse> {
+pub async fn refresh(
+    State(s): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> JsonResult<TokenResponse> {
     Ok(axum::Json(s.core.refresh(&req.refresh_token).await?))
 }
 

@@ -4,12 +4,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use parley_types::Seq;
 use parley_types::api::{
     AddMemberRequest, ChatSummary, CreateDirectRequest, CreateGroupRequest, EditMessageRequest, HistoryPage,
     MarkReadRequest, MessageInfo, SendMessageRequest, UpdateGroupRequest,
 };
 use parley_types::protocol::{Message, ReceiptKind};
-use parley_types::Seq;
 
 use crate::extract::{Auth, Json, chat_id, seq_param, user_id};
 use crate::{ApiError, AppState};
@@ -22,7 +22,11 @@ pub async fn list(State(s): State<AppState>, Auth(ctx): Auth) -> JsonResult<Vec<
 }
 
 /// `POST /api/chats/direct`
-pub async fn create_direct(State(s): State<AppState>, Auth(ctx): Auth, Json(req): Json<CreateDirectRequest>) -> JsonResult<ChatSummary> {
+pub async fn create_direct(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<CreateDirectRequest>,
+) -> JsonResult<ChatSummary> {
     Ok(axum::Json(s.core.create_direct(&ctx, &req.user_id).await?))
 }
 
@@ -36,7 +40,11 @@ pub async fn create_group(
 }
 
 /// `GET /api/chats/{chat_id}`
-pub async fn get(State(s): State<AppState>, Auth(ctx): Auth, Path(chat): Path<String>) -> JsonResult<ChatSummary> {
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(chat): Path<String>,
+) -> JsonResult<ChatSummary> {
     Ok(axum::Json(s.core.chat(&ctx, &chat_id(&chat)?).await?))
 }
 
@@ -61,22 +69,38 @@ pub async fn add_member(
 }
 
 /// `DELETE /api/chats/{chat_id}/members/{user_id}`
-pub async fn remove_member(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, user)): Path<(String, String)>) -> JsonResult<Message> {
+pub async fn remove_member(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((chat, user)): Path<(String, String)>,
+) -> JsonResult<Message> {
     Ok(axum::Json(s.core.remove_member(&ctx, &chat_id(&chat)?, &user_id(&user)?).await?))
 }
 
 /// `PUT /api/chats/{chat_id}/admins/{user_id}`
-pub async fn promote(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, user)): Path<(String, String)>) -> JsonResult<Message> {
+pub async fn promote(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((chat, user)): Path<(String, String)>,
+) -> JsonResult<Message> {
     Ok(axum::Json(s.core.set_admin(&ctx, &chat_id(&chat)?, &user_id(&user)?, true).await?))
 }
 
 /// `DELETE /api/chats/{chat_id}/admins/{user_id}`
-pub async fn demote(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, user)): Path<(String, String)>) -> JsonResult<Message> {
+pub async fn demote(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((chat, user)): Path<(String, String)>,
+) -> JsonResult<Message> {
     Ok(axum::Json(s.core.set_admin(&ctx, &chat_id(&chat)?, &user_id(&user)?, false).await?))
 }
 
 /// `POST /api/chats/{chat_id}/leave`
-pub async fn leave(State(s): State<AppState>, Auth(ctx): Auth, Path(chat): Path<String>) -> JsonResult<Message> {
+pub async fn leave(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(chat): Path<String>,
+) -> JsonResult<Message> {
     Ok(axum::Json(s.core.leave(&ctx, &chat_id(&chat)?).await?))
 }
 
@@ -131,11 +155,19 @@ pub async fn edit(
 }
 
 /// `DELETE /api/chats/{chat_id}/messages/{seq}`: delete for everyone.
-pub async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, seq)): Path<(String, String)>) -> JsonResult<Message> {
+pub async fn delete(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((chat, seq)): Path<(String, String)>,
+) -> JsonResult<Message> {
     Ok(axum::Json(s.core.delete(&ctx, &chat_id(&chat)?, seq_param(&seq)?).await?))
 }
 
 /// `GET /api/chats/{chat_id}/messages/{seq}/info`
-pub async fn info(State(s): State<AppState>, Auth(ctx): Auth, Path((chat, seq)): Path<(String, String)>) -> JsonResult<MessageInfo> {
+pub async fn info(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((chat, seq)): Path<(String, String)>,
+) -> JsonResult<MessageInfo> {
     Ok(axum::Json(s.core.message_info(&ctx, &chat_id(&chat)?, seq_param(&seq)?).await?))
 }

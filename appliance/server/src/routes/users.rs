@@ -17,12 +17,20 @@ pub async fn me(State(s): State<AppState>, Auth(ctx): Auth) -> JsonResult<Profil
 }
 
 /// `PATCH /api/me`
-pub async fn update_me(State(s): State<AppState>, Auth(ctx): Auth, Json(req): Json<UpdateProfileRequest>) -> JsonResult<Profile> {
+pub async fn update_me(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<UpdateProfileRequest>,
+) -> JsonResult<Profile> {
     Ok(axum::Json(s.core.update_profile(&ctx, req).await?))
 }
 
 /// `GET /api/users/{user_id}`
-pub async fn profile(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> JsonResult<Profile> {
+pub async fn profile(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> JsonResult<Profile> {
     Ok(axum::Json(s.core.profile(&ctx, &user_id(&id)?).await?))
 }
 
@@ -37,7 +45,11 @@ pub struct LookupQuery {
 }
 
 /// `GET /api/users/lookup?username=|email=|phone=`: exact match.
-pub async fn lookup(State(s): State<AppState>, Auth(ctx): Auth, Query(q): Query<LookupQuery>) -> JsonResult<Profile> {
+pub async fn lookup(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<LookupQuery>,
+) -> JsonResult<Profile> {
     let query = q
         .username
         .or(q.email)
@@ -53,13 +65,21 @@ pub async fn contacts(State(s): State<AppState>, Auth(ctx): Auth) -> JsonResult<
 }
 
 /// `PUT /api/contacts/{user_id}`
-pub async fn add_contact(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn add_contact(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.core.add_contact(&ctx, &user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/contacts/{user_id}`
-pub async fn remove_contact(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove_contact(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.core.remove_contact(&ctx, &user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

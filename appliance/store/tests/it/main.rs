@@ -119,10 +119,8 @@ async fn batches_history_receipts_and_reopen() {
         b.sender_marks.push((chat.into(), "ana@example.org".into(), 5, 20));
         store.commit_batch(&b).await.unwrap();
 
-        let idem = store
-            .idem_lookup(&["ana@example.org|k2".into(), "ana@example.org|nope".into()])
-            .await
-            .unwrap();
+        let idem =
+            store.idem_lookup(&["ana@example.org|k2".into(), "ana@example.org|nope".into()]).await.unwrap();
         assert_eq!(idem.len(), 1);
         assert_eq!(idem[0].seq, 2);
         assert_eq!(idem[0].key, "ana@example.org|k2");

@@ -1,261 +1,32 @@
-//! The single chat writer: every change to a chat's log or membership passes through this
-//! one task, which makes ordering and authorization checks race-free (a removed member cannot
-//! slip a message in after their removal) and groups many operations into one commit.
-//!
-//! Loop: take one job, drain whatever else is queued (up to `storage.max_batch`), plan each
-//! against a working copy of the chats it touches, commit the whole batch in one transaction
-//! (one fsync), and only then answer the callers and fan out: nothing is acknowledged or
-//! delivered before it is durable.
+//! Planning: checks one operation against the working state of its chat and adds its
+//! records and log entries to the pending batch. Nothing here writes to the database.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{mpsc, oneshot};
-
+use parley_store::MessagePatch;
 use parley_store::records::{ChatRec, IdemRec, MemberRec};
-use parley_store::{Batch, ChatUpdate, MessagePatch};
 use parley_types::api::{ChatKind, Role};
-use parley_types::protocol::{Message, MessageKind, ServerFrame, SystemEvent};
-use parley_types::{ChatId, MessageId, Seq, UserId, now_millis};
+use parley_types::protocol::{Message, MessageKind, SystemEvent};
+use parley_types::{ChatId, MessageId, Seq, UserId};
 
-use crate::chat_state::{ChatState, MemberInfo};
+use super::{Op, Pending, PendingEntry, Planned, Work};
+use crate::Inner;
+use crate::chat_state::MemberInfo;
 use crate::convert;
 use crate::error::{CoreError, Result};
-use crate::hub::{ConnId, Outbound, encode};
-use crate::Inner;
 
-#[derive(Debug)]
-pub(crate) enum Op {
-    Send { chat: ChatId, sender: UserId, client_id: String, text: String, reply_to: Option<Seq> },
-    Edit { chat: ChatId, actor: UserId, target: Seq, text: String },
-    Delete { chat: ChatId, actor: UserId, target: Seq },
-    CreateDirect { a: UserId, b: UserId },
-    CreateGroup { creator: UserId, name: String, description: String, members: Vec<UserId> },
-    AddMember { chat: ChatId, actor: UserId, user: UserId },
-    RemoveMember { chat: ChatId, actor: UserId, user: UserId },
-    Leave { chat: ChatId, user: UserId },
-    SetRole { chat: ChatId, actor: UserId, user: UserId, admin: bool },
-    UpdateGroup { chat: ChatId, actor: UserId, name: Option<String>, description: Option<String> },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    Entry(Box<Message>),
-    Chat(ChatId),
-}
-
-pub(crate) struct Job {
-    pub op: Op,
-    /// The connection that sent it, which gets the ack in order with its other frames.
-    pub origin: Option<ConnId>,
-    pub reply: oneshot::Sender<Result<Outcome>>,
-}
-
-/// A chat as the writer is changing it within one batch.
-struct Work {
-    kind: ChatKind,
-    last_seq: Seq,
-    /// Active members.
-    members: HashMap<UserId, MemberInfo>,
-    /// All membership records, loaded only for membership changes.
-    full: Option<HashMap<UserId, MemberRec>>,
-    name: Option<String>,
-    description: Option<String>,
-    shared_seq: Arc<std::sync::atomic::AtomicU64>,
-    touched: bool,
-    membership_changed: bool,
-}
-
-/// What to do after the commit for one planned job.
-enum Planned {
-    /// A new log entry; `index` into `Pending::entries`.
-    Entry { index: usize },
-    /// Same as an entry already planned in this batch (an idempotent resend).
-    Duplicate { index: usize },
-    /// Already durable before this batch (an idempotent resend of an old message).
-    Existing(Box<Message>),
-    Chat(ChatId),
-}
-
-struct PendingEntry {
-    message: Message,
-    /// Everyone who should receive it (members after the change, plus anyone removed by it).
-    recipients: Vec<UserId>,
-}
-
-#[derive(Default)]
-struct Pending {
-    batch: Batch,
-    entries: Vec<PendingEntry>,
-    idem_in_batch: HashMap<String, usize>,
-    /// (chat, users whose chat list entry changed)
-    chat_changes: Vec<(ChatId, Vec<UserId>)>,
-    removed: Vec<(ChatId, UserId)>,
-}
-
-pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let max = inner.settings.storage.max_batch;
-        let stop = inner.stop.clone();
-        loop {
-            // Biased: jobs already queued are committed before a shutdown takes effect.
-            let first = tokio::select! {
-                biased;
-                job = rx.recv() => match job {
-                    Some(j) => j,
-                    None => break,
-                },
-                _ = stop.cancelled() => break,
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < max {
-                match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
-                }
-            }
-            run_batch(&inner, jobs).await;
-        }
-        tracing::debug!("chat writer stopped");
-    })
-}
-
-fn idem_key(sender: &UserId, client_id: &str) -> String {
+/// The idempotency key of a send.
+pub(super) fn idem_key(sender: &UserId, client_id: &str) -> String {
     format!("{sender}|{client_id}")
 }
 
-async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
-    // One lookup for every idempotency key in the batch.
-    let keys: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| match &j.op {
-            Op::Send { sender, client_id, .. } => Some(idem_key(sender, client_id)),
-            _ => None,
-        })
-        .collect();
-    let known: HashMap<String, IdemRec> = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        match inner.store.idem_lookup(&keys).await {
-            Ok(rows) => rows.into_iter().map(|r| (r.key.clone(), r)).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "idempotency lookup failed");
-                for j in jobs {
-                    let _ = j.reply.send(Err(CoreError::Internal("storage unavailable".into())));
-                }
-                return;
-            }
-        }
-    };
-
-    let mut works: HashMap<ChatId, Work> = HashMap::new();
-    let mut pending = Pending::default();
-    let mut planned: Vec<(Job, Planned)> = Vec::with_capacity(jobs.len());
-    let now = now_millis();
-    for job in jobs {
-        match plan(inner, &job.op, &known, &mut works, &mut pending, now).await {
-            Ok(p) => planned.push((job, p)),
-            Err(e) => {
-                let _ = job.reply.send(Err(e));
-            }
-        }
-    }
-
-    // Fold per-chat state into the batch.
-    for (chat, w) in &works {
-        if w.touched {
-            pending.batch.chat_updates.push(ChatUpdate {
-                chat_id: chat.to_string(),
-                last_seq: w.last_seq as i64,
-                last_activity: now,
-                name: w.name.clone(),
-                description: w.description.clone(),
-            });
-        }
-    }
-    // The new-chat records carry their final last_seq.
-    for c in &mut pending.batch.new_chats {
-        if let Ok(id) = ChatId::parse(&c.chat_id)
-            && let Some(w) = works.get(&id)
-        {
-            c.last_seq = w.last_seq as i64;
-        }
-    }
-
-    if let Err(e) = inner.store.commit_batch(&pending.batch).await {
-        tracing::error!(error = %e, "batch commit failed");
-        for chat in works.keys() {
-            inner.chats.remove(chat);
-        }
-        for (job, _) in planned {
-            let _ = job.reply.send(Err(CoreError::Internal("the message could not be stored".into())));
-        }
-        return;
-    }
-
-    // Durable: publish the new chat states, then answer and fan out in log order.
-    for (chat, w) in works {
-        if w.touched || w.membership_changed {
-            w.shared_seq.store(w.last_seq, Ordering::Release);
-            inner.chats.insert(
-                chat,
-                Arc::new(ChatState { kind: w.kind, members: w.members, last_seq: w.shared_seq }),
-            );
-        }
-    }
-    let mut acks: HashMap<usize, (ConnId, String)> = HashMap::new();
-    for (job, p) in &planned {
-        if let (Planned::Entry { index }, Some(origin), Op::Send { client_id, .. }) = (p, job.origin, &job.op) {
-            acks.insert(*index, (origin, client_id.clone()));
-        }
-    }
-    for (i, e) in pending.entries.iter().enumerate() {
-        let frame = encode(&ServerFrame::Message { message: e.message.clone() });
-        let origin = acks.get(&i).map(|(conn, client_id)| {
-            (*conn, encode(&ServerFrame::Ack { client_id: client_id.clone(), message: e.message.clone() }))
-        });
-        inner.hub.send_entry(&e.recipients, &e.message.chat_id, e.message.seq, &frame, origin);
-    }
-    inner.metrics_committed(pending.entries.len());
-    for (job, p) in planned {
-        let outcome = match p {
-            Planned::Entry { index } => Outcome::Entry(Box::new(pending.entries[index].message.clone())),
-            Planned::Duplicate { index } => {
-                let m = pending.entries[index].message.clone();
-                ack_out_of_order(inner, &job, &m);
-                Outcome::Entry(Box::new(m))
-            }
-            Planned::Existing(m) => {
-                ack_out_of_order(inner, &job, &m);
-                Outcome::Entry(m)
-            }
-            Planned::Chat(c) => Outcome::Chat(c),
-        };
-        let _ = job.reply.send(Ok(outcome));
-    }
-    for (chat, users) in pending.chat_changes {
-        inner.notify_chat_changed(chat, users);
-    }
-    for (chat, user) in pending.removed {
-        let frame = encode(&ServerFrame::ChatRemoved { chat_id: chat });
-        inner.hub.send_frame(&[user], &frame, None);
-    }
-}
-
-/// Acks a resend on its connection without moving that connection's log position.
-fn ack_out_of_order(inner: &Inner, job: &Job, m: &Message) {
-    if let (Some(origin), Op::Send { sender, client_id, .. }) = (job.origin, &job.op) {
-        let frame = encode(&ServerFrame::Ack { client_id: client_id.clone(), message: m.clone() });
-        inner.hub.send_to_conn(
-            sender,
-            origin,
-            Outbound::Ack { chat: m.chat_id.clone(), seq: m.seq, frame, in_order: false },
-        );
-    }
-}
-
-async fn work<'a>(inner: &Inner, works: &'a mut HashMap<ChatId, Work>, chat: &ChatId) -> Result<&'a mut Work> {
+async fn work<'a>(
+    inner: &Inner,
+    works: &'a mut HashMap<ChatId, Work>,
+    chat: &ChatId,
+) -> Result<&'a mut Work> {
     if !works.contains_key(chat) {
         let state = inner.chat_state(chat).await?.ok_or(CoreError::NotMember)?;
         let (name, description) = (None, None);
@@ -277,7 +48,11 @@ async fn work<'a>(inner: &Inner, works: &'a mut HashMap<ChatId, Work>, chat: &Ch
     works.get_mut(chat).ok_or(CoreError::NotMember)
 }
 
-async fn full_members<'a>(inner: &Inner, w: &'a mut Work, chat: &ChatId) -> Result<&'a mut HashMap<UserId, MemberRec>> {
+async fn full_members<'a>(
+    inner: &Inner,
+    w: &'a mut Work,
+    chat: &ChatId,
+) -> Result<&'a mut HashMap<UserId, MemberRec>> {
     if w.full.is_none() {
         let recs = inner.store.members(chat.as_str()).await?;
         let mut map = HashMap::new();
@@ -306,23 +81,45 @@ fn new_member(chat: &ChatId, user: &UserId, role: Role, seq: Seq, now: i64) -> M
     }
 }
 
-/// Appends an entry to a chat's log in the pending batch.
-#[allow(clippy::too_many_arguments)]
-fn append(
-    inner: &Inner,
-    pending: &mut Pending,
-    w: &mut Work,
-    chat: &ChatId,
-    sender: &UserId,
+/// The content of a new log entry.
+struct Draft {
     kind: MessageKind,
     text: Option<String>,
     reply_to: Option<Seq>,
     target: Option<Seq>,
     event: Option<SystemEvent>,
     client_id: Option<String>,
+}
+
+impl Draft {
+    fn new(kind: MessageKind) -> Self {
+        Self { kind, text: None, reply_to: None, target: None, event: None, client_id: None }
+    }
+    fn text(text: String, reply_to: Option<Seq>, client_id: Option<String>) -> Self {
+        Self { text: Some(text), reply_to, client_id, ..Self::new(MessageKind::Text) }
+    }
+    fn system(event: SystemEvent) -> Self {
+        Self { event: Some(event), ..Self::new(MessageKind::System) }
+    }
+    fn edit(target: Option<Seq>, text: Option<String>) -> Self {
+        Self { target, text, ..Self::new(MessageKind::Edit) }
+    }
+    fn delete(target: Option<Seq>) -> Self {
+        Self { target, ..Self::new(MessageKind::Delete) }
+    }
+}
+
+/// Appends an entry to a chat's log in the pending batch; `extra_recipients` also receive it.
+fn append(
+    inner: &Inner,
+    pending: &mut Pending,
+    w: &mut Work,
+    chat: &ChatId,
+    sender: &UserId,
+    draft: Draft,
     extra_recipients: &[UserId],
-    now: i64,
 ) -> usize {
+    let now = pending.now;
     w.last_seq += 1;
     w.touched = true;
     let message = Message {
@@ -330,12 +127,12 @@ fn append(
         chat_id: chat.clone(),
         seq: w.last_seq,
         sender: sender.clone(),
-        kind,
-        text,
-        reply_to,
-        target,
-        event,
-        client_id,
+        kind: draft.kind,
+        text: draft.text,
+        reply_to: draft.reply_to,
+        target: draft.target,
+        event: draft.event,
+        client_id: draft.client_id,
         created_at: now,
         edited_at: None,
         deleted: false,
@@ -365,7 +162,7 @@ fn require_group_admin(w: &Work, actor: &UserId) -> Result<()> {
     Ok(())
 }
 
-async fn plan(
+pub(super) async fn plan(
     inner: &Inner,
     op: &Op,
     known: &HashMap<String, IdemRec>,
@@ -398,8 +195,13 @@ async fn plan(
                 return Err(CoreError::invalid("reply_to must be the seq of an earlier message"));
             }
             let index = append(
-                inner, pending, w, chat, sender, MessageKind::Text, Some(text.clone()), *reply_to, None, None,
-                Some(client_id.clone()), &[], now,
+                inner,
+                pending,
+                w,
+                chat,
+                sender,
+                Draft::text(text.clone(), *reply_to, Some(client_id.clone())),
+                &[],
             );
             let m = &pending.entries[index].message;
             pending.batch.idem.push(IdemRec {
@@ -416,10 +218,8 @@ async fn plan(
             if !w.members.contains_key(actor) {
                 return Err(CoreError::NotMember);
             }
-            let index = append(
-                inner, pending, w, chat, actor, MessageKind::Edit, Some(text.clone()), None, Some(*target), None,
-                None, &[], now,
-            );
+            let index =
+                append(inner, pending, w, chat, actor, Draft::edit(Some(*target), Some(text.clone())), &[]);
             pending.batch.patches.push(MessagePatch {
                 chat_id: chat.to_string(),
                 seq: *target as i64,
@@ -434,9 +234,7 @@ async fn plan(
             if !w.members.contains_key(actor) {
                 return Err(CoreError::NotMember);
             }
-            let index = append(
-                inner, pending, w, chat, actor, MessageKind::Delete, None, None, Some(*target), None, None, &[], now,
-            );
+            let index = append(inner, pending, w, chat, actor, Draft::delete(Some(*target)), &[]);
             pending.batch.patches.push(MessagePatch {
                 chat_id: chat.to_string(),
                 seq: *target as i64,
@@ -501,8 +299,13 @@ async fn plan(
             works.insert(chat.clone(), fresh_work(ChatKind::Group, map));
             let w = works.get_mut(&chat).ok_or(CoreError::NotFound("chat"))?;
             append(
-                inner, pending, w, &chat, creator, MessageKind::System, None, None, None,
-                Some(SystemEvent::Created { by: creator.clone(), name: name.clone() }), None, &[], now,
+                inner,
+                pending,
+                w,
+                &chat,
+                creator,
+                Draft::system(SystemEvent::Created { by: creator.clone(), name: name.clone() }),
+                &[],
             );
             pending.chat_changes.push((chat.clone(), users));
             Ok(Planned::Chat(chat))
@@ -520,8 +323,13 @@ async fn plan(
             w.members.insert(user.clone(), MemberInfo { role: Role::Member, joined_seq: seq });
             w.membership_changed = true;
             let index = append(
-                inner, pending, w, chat, actor, MessageKind::System, None, None, None,
-                Some(SystemEvent::MemberAdded { by: actor.clone(), user_id: user.clone() }), None, &[], now,
+                inner,
+                pending,
+                w,
+                chat,
+                actor,
+                Draft::system(SystemEvent::MemberAdded { by: actor.clone(), user_id: user.clone() }),
+                &[],
             );
             pending.chat_changes.push((chat.clone(), w.members.keys().cloned().collect()));
             Ok(Planned::Entry { index })
@@ -536,7 +344,7 @@ async fn plan(
                 return Err(CoreError::NotFound("member"));
             }
             let event = SystemEvent::MemberRemoved { by: actor.clone(), user_id: user.clone() };
-            depart(inner, pending, w, chat, actor, user, event, now).await
+            depart(inner, pending, w, chat, actor, user, event).await
         }
         Op::Leave { chat, user } => {
             let w = work(inner, works, chat).await?;
@@ -549,7 +357,7 @@ async fn plan(
                 return Err(CoreError::LastAdmin);
             }
             let event = SystemEvent::MemberLeft { user_id: user.clone() };
-            depart(inner, pending, w, chat, user, user, event, now).await
+            depart(inner, pending, w, chat, user, user, event).await
         }
         Op::SetRole { chat, actor, user, admin } => {
             let w = work(inner, works, chat).await?;
@@ -575,9 +383,7 @@ async fn plan(
             } else {
                 SystemEvent::AdminDemoted { by: actor.clone(), user_id: user.clone() }
             };
-            let index = append(
-                inner, pending, w, chat, actor, MessageKind::System, None, None, None, Some(event), None, &[], now,
-            );
+            let index = append(inner, pending, w, chat, actor, Draft::system(event), &[]);
             pending.chat_changes.push((chat.clone(), w.members.keys().cloned().collect()));
             Ok(Planned::Entry { index })
         }
@@ -588,16 +394,28 @@ async fn plan(
             if let Some(n) = name {
                 w.name = Some(n.clone());
                 last = Some(append(
-                    inner, pending, w, chat, actor, MessageKind::System, None, None, None,
-                    Some(SystemEvent::Renamed { by: actor.clone(), name: n.clone() }), None, &[], now,
+                    inner,
+                    pending,
+                    w,
+                    chat,
+                    actor,
+                    Draft::system(SystemEvent::Renamed { by: actor.clone(), name: n.clone() }),
+                    &[],
                 ));
             }
             if let Some(d) = description {
                 w.description = Some(d.clone());
                 last = Some(append(
-                    inner, pending, w, chat, actor, MessageKind::System, None, None, None,
-                    Some(SystemEvent::DescriptionChanged { by: actor.clone(), description: d.clone() }), None,
-                    &[], now,
+                    inner,
+                    pending,
+                    w,
+                    chat,
+                    actor,
+                    Draft::system(SystemEvent::DescriptionChanged {
+                        by: actor.clone(),
+                        description: d.clone(),
+                    }),
+                    &[],
                 ));
             }
             let index = last.ok_or_else(|| CoreError::invalid("nothing to change"))?;
@@ -632,7 +450,6 @@ async fn depart(
     actor: &UserId,
     user: &UserId,
     event: SystemEvent,
-    now: i64,
 ) -> Result<Planned> {
     let seq = w.last_seq + 1;
     let full = full_members(inner, w, chat).await?;
@@ -641,9 +458,7 @@ async fn depart(
     rec.left_seq = Some(seq as i64);
     pending.batch.members.push(rec.clone());
     // The entry is logged while the user is still a member so their own devices get it.
-    let index = append(
-        inner, pending, w, chat, actor, MessageKind::System, None, None, None, Some(event), None, &[user.clone()], now,
-    );
+    let index = append(inner, pending, w, chat, actor, Draft::system(event), std::slice::from_ref(user));
     w.members.remove(user);
     w.membership_changed = true;
     pending.chat_changes.push((chat.clone(), w.members.keys().cloned().collect()));

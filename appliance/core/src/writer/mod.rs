@@ -1,0 +1,261 @@
+//! The single chat writer: every change to a chat's log or membership passes through this
+//! one task, which makes ordering and authorization checks race-free (a removed member cannot
+//! slip a message in after their removal) and groups many operations into one commit.
+//!
+//! Loop: take one job, drain whatever else is queued (up to `storage.max_batch`), plan each
+//! against a working copy of the chats it touches, commit the whole batch in one transaction
+//! (one fsync), and only then answer the callers and fan out: nothing is acknowledged or
+//! delivered before it is durable.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{mpsc, oneshot};
+
+use parley_store::records::{IdemRec, MemberRec};
+use parley_store::{Batch, ChatUpdate};
+use parley_types::api::ChatKind;
+use parley_types::protocol::{Message, ServerFrame};
+use parley_types::{ChatId, Seq, UserId, now_millis};
+
+use crate::Inner;
+use crate::chat_state::{ChatState, MemberInfo};
+use crate::error::{CoreError, Result};
+use crate::hub::{ConnId, Outbound, encode};
+
+mod plan;
+use plan::{idem_key, plan};
+
+#[derive(Debug)]
+pub(crate) enum Op {
+    Send { chat: ChatId, sender: UserId, client_id: String, text: String, reply_to: Option<Seq> },
+    Edit { chat: ChatId, actor: UserId, target: Seq, text: String },
+    Delete { chat: ChatId, actor: UserId, target: Seq },
+    CreateDirect { a: UserId, b: UserId },
+    CreateGroup { creator: UserId, name: String, description: String, members: Vec<UserId> },
+    AddMember { chat: ChatId, actor: UserId, user: UserId },
+    RemoveMember { chat: ChatId, actor: UserId, user: UserId },
+    Leave { chat: ChatId, user: UserId },
+    SetRole { chat: ChatId, actor: UserId, user: UserId, admin: bool },
+    UpdateGroup { chat: ChatId, actor: UserId, name: Option<String>, description: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Entry(Box<Message>),
+    Chat(ChatId),
+}
+
+pub(crate) struct Job {
+    pub op: Op,
+    /// The connection that sent it, which gets the ack in order with its other frames.
+    pub origin: Option<ConnId>,
+    pub reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// A chat as the writer is changing it within one batch.
+struct Work {
+    kind: ChatKind,
+    last_seq: Seq,
+    /// Active members.
+    members: HashMap<UserId, MemberInfo>,
+    /// All membership records, loaded only for membership changes.
+    full: Option<HashMap<UserId, MemberRec>>,
+    name: Option<String>,
+    description: Option<String>,
+    shared_seq: Arc<std::sync::atomic::AtomicU64>,
+    touched: bool,
+    membership_changed: bool,
+}
+
+/// What to do after the commit for one planned job.
+enum Planned {
+    /// A new log entry; `index` into `Pending::entries`.
+    Entry {
+        index: usize,
+    },
+    /// Same as an entry already planned in this batch (an idempotent resend).
+    Duplicate {
+        index: usize,
+    },
+    /// Already durable before this batch (an idempotent resend of an old message).
+    Existing(Box<Message>),
+    Chat(ChatId),
+}
+
+struct PendingEntry {
+    message: Message,
+    /// Everyone who should receive it (members after the change, plus anyone removed by it).
+    recipients: Vec<UserId>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The timestamp of every entry and change in this batch.
+    now: i64,
+    batch: Batch,
+    entries: Vec<PendingEntry>,
+    idem_in_batch: HashMap<String, usize>,
+    /// (chat, users whose chat list entry changed)
+    chat_changes: Vec<(ChatId, Vec<UserId>)>,
+    removed: Vec<(ChatId, UserId)>,
+}
+
+pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let max = inner.settings.storage.max_batch;
+        let stop = inner.stop.clone();
+        loop {
+            // Biased: jobs already queued are committed before a shutdown takes effect.
+            let first = tokio::select! {
+                biased;
+                job = rx.recv() => match job {
+                    Some(j) => j,
+                    None => break,
+                },
+                _ = stop.cancelled() => break,
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < max {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            run_batch(&inner, jobs).await;
+        }
+        tracing::debug!("chat writer stopped");
+    })
+}
+
+async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
+    // One lookup for every idempotency key in the batch.
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| match &j.op {
+            Op::Send { sender, client_id, .. } => Some(idem_key(sender, client_id)),
+            _ => None,
+        })
+        .collect();
+    let known: HashMap<String, IdemRec> = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        match inner.store.idem_lookup(&keys).await {
+            Ok(rows) => rows.into_iter().map(|r| (r.key.clone(), r)).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "idempotency lookup failed");
+                for j in jobs {
+                    let _ = j.reply.send(Err(CoreError::Internal("storage unavailable".into())));
+                }
+                return;
+            }
+        }
+    };
+
+    let mut works: HashMap<ChatId, Work> = HashMap::new();
+    let mut pending = Pending { now: now_millis(), ..Default::default() };
+    let mut planned: Vec<(Job, Planned)> = Vec::with_capacity(jobs.len());
+    let now = pending.now;
+    for job in jobs {
+        match plan(inner, &job.op, &known, &mut works, &mut pending, now).await {
+            Ok(p) => planned.push((job, p)),
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+
+    // Fold per-chat state into the batch.
+    for (chat, w) in &works {
+        if w.touched {
+            pending.batch.chat_updates.push(ChatUpdate {
+                chat_id: chat.to_string(),
+                last_seq: w.last_seq as i64,
+                last_activity: now,
+                name: w.name.clone(),
+                description: w.description.clone(),
+            });
+        }
+    }
+    // The new-chat records carry their final last_seq.
+    for c in &mut pending.batch.new_chats {
+        if let Ok(id) = ChatId::parse(&c.chat_id)
+            && let Some(w) = works.get(&id)
+        {
+            c.last_seq = w.last_seq as i64;
+        }
+    }
+
+    if let Err(e) = inner.store.commit_batch(&pending.batch).await {
+        tracing::error!(error = %e, "batch commit failed");
+        for chat in works.keys() {
+            inner.chats.remove(chat);
+        }
+        for (job, _) in planned {
+            let _ = job.reply.send(Err(CoreError::Internal("the message could not be stored".into())));
+        }
+        return;
+    }
+
+    // Durable: publish the new chat states, then answer and fan out in log order.
+    for (chat, w) in works {
+        if w.touched || w.membership_changed {
+            w.shared_seq.store(w.last_seq, Ordering::Release);
+            inner.chats.insert(
+                chat,
+                Arc::new(ChatState { kind: w.kind, members: w.members, last_seq: w.shared_seq }),
+            );
+        }
+    }
+    let mut acks: HashMap<usize, (ConnId, String)> = HashMap::new();
+    for (job, p) in &planned {
+        if let (Planned::Entry { index }, Some(origin), Op::Send { client_id, .. }) = (p, job.origin, &job.op)
+        {
+            acks.insert(*index, (origin, client_id.clone()));
+        }
+    }
+    for (i, e) in pending.entries.iter().enumerate() {
+        let frame = encode(&ServerFrame::Message { message: e.message.clone() });
+        let origin = acks.get(&i).map(|(conn, client_id)| {
+            (*conn, encode(&ServerFrame::Ack { client_id: client_id.clone(), message: e.message.clone() }))
+        });
+        inner.hub.send_entry(&e.recipients, &e.message.chat_id, e.message.seq, &frame, origin);
+    }
+    inner.metrics_committed(pending.entries.len());
+    for (job, p) in planned {
+        let outcome = match p {
+            Planned::Entry { index } => Outcome::Entry(Box::new(pending.entries[index].message.clone())),
+            Planned::Duplicate { index } => {
+                let m = pending.entries[index].message.clone();
+                ack_out_of_order(inner, &job, &m);
+                Outcome::Entry(Box::new(m))
+            }
+            Planned::Existing(m) => {
+                ack_out_of_order(inner, &job, &m);
+                Outcome::Entry(m)
+            }
+            Planned::Chat(c) => Outcome::Chat(c),
+        };
+        let _ = job.reply.send(Ok(outcome));
+    }
+    for (chat, users) in pending.chat_changes {
+        inner.notify_chat_changed(chat, users);
+    }
+    for (chat, user) in pending.removed {
+        let frame = encode(&ServerFrame::ChatRemoved { chat_id: chat });
+        inner.hub.send_frame(&[user], &frame, None);
+    }
+}
+
+/// Acks a resend on its connection without moving that connection's log position.
+fn ack_out_of_order(inner: &Inner, job: &Job, m: &Message) {
+    if let (Some(origin), Op::Send { sender, client_id, .. }) = (job.origin, &job.op) {
+        let frame = encode(&ServerFrame::Ack { client_id: client_id.clone(), message: m.clone() });
+        inner.hub.send_to_conn(
+            sender,
+            origin,
+            Outbound::Ack { chat: m.chat_id.clone(), seq: m.seq, frame, in_order: false },
+        );
+    }
+}
