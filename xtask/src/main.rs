@@ -1,1 +1,48 @@
-fn main() {}
+//! Project automation (`cargo xtask <command>`), in the style of rust-analyzer's xtask: plain
+//! `std::process::Command`, no dependencies.
+//!
+//! - `run [ARGS]`: build and run the appliance with the dev defaults (`parley serve --dev`).
+//! - `test`: everything CI checks: formatting, clippy with warnings denied, the test suite.
+
+use std::process::{Command, ExitCode};
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn step(name: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: {name}");
+    let status = cmd.status().map_err(|e| format!("{name}: cannot start: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{name} failed ({status})")) }
+}
+
+fn test() -> Result<(), String> {
+    step("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step(
+        "cargo clippy (warnings denied)",
+        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    step("cargo test", cargo().args(["test", "--workspace"]))
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["run", "--package", "parley", "--", "serve", "--dev"]).args(args);
+    step("parley serve --dev", &mut cmd)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        _ => Err("usage: cargo xtask <run [ARGS] | test>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
