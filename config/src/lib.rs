@@ -54,6 +54,8 @@ pub struct Storage {
     pub namespace: String,
     pub database: String,
     pub max_batch: usize,
+    pub cache_mib: u64,
+    pub memtable_mib: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -190,6 +192,12 @@ impl Settings {
         if !(1..=4096).contains(&self.storage.max_batch) {
             return Err(invalid("storage.max_batch", "must be between 1 and 4096"));
         }
+        if !(16..=1 << 20).contains(&self.storage.cache_mib) {
+            return Err(invalid("storage.cache_mib", "must be between 16 and 1048576"));
+        }
+        if !(8..=16_384).contains(&self.storage.memtable_mib) {
+            return Err(invalid("storage.memtable_mib", "must be between 8 and 16384"));
+        }
         if !(30..=86_400).contains(&self.auth.access_token_ttl_secs) {
             return Err(invalid("auth.access_token_ttl_secs", "must be between 30 and 86400"));
         }
@@ -302,6 +310,22 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(e.contains("limits.max_frame_bytes"), "{e}");
+    }
+
+    /// The shipped file is the documentation: every setting, or a group of settings on
+    /// consecutive lines, has a comment right above it.
+    #[test]
+    fn every_shipped_key_is_documented() {
+        let mut previous = "";
+        for line in DEFAULT_TOML.lines() {
+            let t = line.trim();
+            if !t.is_empty() && !t.starts_with('#') && !t.starts_with('[') {
+                let documented =
+                    previous.starts_with('#') || (!previous.is_empty() && !previous.starts_with('['));
+                assert!(documented, "undocumented key in config/parley.toml: {t}");
+            }
+            previous = t;
+        }
     }
 
     #[test]

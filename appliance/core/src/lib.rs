@@ -112,6 +112,7 @@ impl Core {
         if let Some(t) = task {
             let _ = t.await;
         }
+        self.inner.store.close().await;
     }
 
     pub fn settings(&self) -> &Settings {

@@ -127,7 +127,7 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 async fn open(settings: &Settings) -> anyhow::Result<Core> {
     prepare_data_dir(&settings.storage.data_dir)?;
-    let store = Store::open(&settings.storage_url(), &settings.storage.namespace, &settings.storage.database)
+    let store = Store::open_configured(settings)
         .await
         .with_context(|| format!("cannot open the database at {}", settings.storage_url()))?;
     Ok(Core::start(settings.clone(), store)?)

@@ -5,6 +5,9 @@
 //! [`serve`] and [`serve_tls`] take an already-bound listener and a shutdown future, so
 //! tests bind `127.0.0.1:0` and never race for ports.
 
+// The embedded database's query futures are deep; their layout needs a higher limit.
+#![recursion_limit = "256"]
+
 mod error;
 mod extract;
 mod routes;

@@ -17,10 +17,15 @@ mod schema;
 mod sessions;
 mod users;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
+use surrealdb_cnf::ConfigMap;
+use surrealdb_core::dbs::Session;
+use surrealdb_core::kvs::Datastore;
 
 pub use messages::{Batch, ChatUpdate, MessagePatch};
 pub use schema::SCHEMA_VERSION;
@@ -40,10 +45,30 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Memory bounds for the embedded engine.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineLimits {
+    /// SurrealKV block cache capacity, bytes.
+    pub block_cache_bytes: u64,
+    /// SurrealKV memtable size, bytes (also the largest single transaction).
+    pub memtable_bytes: u64,
+}
+
+#[derive(Clone)]
+enum Conn {
+    /// The embedded engine, opened through `surrealdb-core` so its memory can be bounded.
+    Embedded { ds: Arc<Datastore>, session: Box<Session> },
+    /// A SurrealDB server (or any other engine URL) through the SDK.
+    Sdk(Surreal<Any>),
+}
+
+/// One statement's outcome: its value as JSON, or its error.
+type Outcome = std::result::Result<serde_json::Value, surrealdb::Error>;
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Surreal<Any>,
+    conn: Conn,
 }
 
 impl std::fmt::Debug for Store {
@@ -54,43 +79,124 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens `url` (e.g. `surrealkv:///var/lib/parley/db?sync=every`), selects the namespace and
-    /// database, and migrates the schema to [`SCHEMA_VERSION`].
-    pub async fn open(url: &str, namespace: &str, database: &str) -> Result<Self> {
-        // The SDK closes an embedded datastore in the background once the last handle drops,
-        // so a reopen in the same process (a restart) may briefly find the lock still held.
-        let mut attempts = 0;
-        let db = loop {
-            match surrealdb::engine::any::connect(url).await {
-                Ok(db) => break db,
-                Err(e) if e.to_string().contains("already locked") && attempts < 200 => {
-                    attempts += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
+    /// database, and migrates the schema to [`SCHEMA_VERSION`]. `limits` bound the embedded
+    /// engine's memory (SurrealKV otherwise takes about half of the machine's RAM for cache).
+    pub async fn open(url: &str, namespace: &str, database: &str, limits: EngineLimits) -> Result<Self> {
+        let conn = if url.starts_with("surrealkv://") {
+            open_embedded(url, namespace, database, limits).await?
+        } else {
+            let db = surrealdb::engine::any::connect(url).await?;
+            db.use_ns(namespace).use_db(database).await?;
+            Conn::Sdk(db)
         };
-        db.use_ns(namespace).use_db(database).await?;
-        let store = Self { db };
+        let store = Self { conn };
         schema::migrate(&store).await?;
         Ok(store)
     }
 
-    /// A cheap query proving the database answers (for `/health/ready`).
-    pub async fn ping(&self) -> Result<()> {
-        self.db.query("RETURN 1").await?.check()?;
-        Ok(())
+    /// Opens the database the settings describe (`storage.*`).
+    pub async fn open_configured(settings: &parley_config::Settings) -> Result<Self> {
+        const MIB: u64 = 1 << 20;
+        let limits = EngineLimits {
+            block_cache_bytes: settings.storage.cache_mib * MIB,
+            memtable_bytes: settings.storage.memtable_mib * MIB,
+        };
+        Self::open(&settings.storage_url(), &settings.storage.namespace, &settings.storage.database, limits)
+            .await
     }
 
-    /// Runs `sql` with `vars` (a JSON object) and decodes statement `idx` as a list of `T`.
+    /// Stops the embedded engine's background tasks and closes it (releasing its lock).
+    pub async fn close(&self) {
+        if let Conn::Embedded { ds, .. } = &self.conn
+            && let Err(e) = ds.shutdown().await
+        {
+            tracing::warn!(error = %e, "database shutdown");
+        }
+    }
+
+    /// A cheap query proving the database answers (for `/health/ready`).
+    pub async fn ping(&self) -> Result<()> {
+        self.exec("RETURN 1", serde_json::json!({})).await
+    }
+
+    /// Runs `sql` with `vars` (a JSON object); one outcome per statement.
+    async fn run(&self, sql: &str, vars: serde_json::Value) -> Result<Vec<Outcome>> {
+        match &self.conn {
+            Conn::Embedded { ds, session } => {
+                let vars = match surrealdb::types::SurrealValue::into_value(vars) {
+                    surrealdb::types::Value::Object(o) => surrealdb::types::Variables::from(o),
+                    _ => surrealdb::types::Variables::new(),
+                };
+                let results = ds.execute(sql, session, Some(vars)).await?;
+                Ok(results.into_iter().map(|r| r.result.map(|v| v.into_json_value())).collect())
+            }
+            Conn::Sdk(db) => {
+                let mut res = db.query(sql).bind(vars).await?;
+                let n = res.num_statements();
+                let mut errors = res.take_errors();
+                let mut out = Vec::with_capacity(n);
+                for i in 0..n {
+                    match errors.remove(&i) {
+                        Some(e) => out.push(Err(e)),
+                        None => {
+                            out.push(Ok(serde_json::Value::Array(res.take::<Vec<serde_json::Value>>(i)?)))
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Runs `sql`; fails with the statement error that caused a failure. In a transaction
+    /// every statement reports "not executed due to a failed transaction" except the one that
+    /// actually failed, which is the one reported.
+    async fn checked(&self, sql: &str, vars: serde_json::Value) -> Result<Vec<serde_json::Value>> {
+        let outcomes = self.run(sql, vars).await?;
+        let mut values = Vec::with_capacity(outcomes.len());
+        let mut first_err: Option<surrealdb::Error> = None;
+        for o in outcomes {
+            match o {
+                Ok(v) => values.push(v),
+                Err(e) => {
+                    let replace = match &first_err {
+                        None => true,
+                        Some(prev) => {
+                            prev.to_string().contains("failed transaction")
+                                && !e.to_string().contains("failed transaction")
+                        }
+                    };
+                    if replace {
+                        first_err = Some(e);
+                    }
+                    values.push(serde_json::Value::Null);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(map_conflict(e)),
+            None => Ok(values),
+        }
+    }
+
+    /// Runs `sql` with `vars` and decodes statement `idx` as a list of `T`.
     async fn fetch<T: DeserializeOwned>(
         &self,
         sql: &str,
         vars: serde_json::Value,
         idx: usize,
     ) -> Result<Vec<T>> {
-        let mut res = checked(self.db.query(sql).bind(vars).await?)?;
-        let rows: Vec<serde_json::Value> = res.take(idx)?;
-        rows.into_iter().map(|r| serde_json::from_value(r).map_err(Into::into)).collect()
+        let mut values = self.checked(sql, vars).await?;
+        let v = if idx < values.len() { values.swap_remove(idx) } else { serde_json::Value::Null };
+        let rows = match v {
+            serde_json::Value::Array(rows) => rows,
+            serde_json::Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        rows.into_iter()
+            .filter(|r| !r.is_null())
+            .map(|r| serde_json::from_value(r).map_err(Into::into))
+            .collect()
     }
 
     async fn fetch_one<T: DeserializeOwned>(
@@ -104,21 +210,40 @@ impl Store {
 
     /// Runs statements for their effect only; any failing statement fails the call.
     async fn exec(&self, sql: &str, vars: serde_json::Value) -> Result<()> {
-        checked(self.db.query(sql).bind(vars).await?)?;
-        Ok(())
+        self.checked(sql, vars).await.map(|_| ())
     }
 }
 
-/// Fails with the statement error that caused a failure. In a transaction every statement
-/// reports "not executed due to a failed transaction" except the one that actually failed.
-fn checked(mut res: surrealdb::IndexedResults) -> Result<surrealdb::IndexedResults> {
-    let mut errors: Vec<(usize, surrealdb::Error)> = res.take_errors().into_iter().collect();
-    if errors.is_empty() {
-        return Ok(res);
+async fn open_embedded(url: &str, namespace: &str, database: &str, limits: EngineLimits) -> Result<Conn> {
+    let config = ConfigMap::empty()
+        .with_key_value("surrealkv_block_cache_capacity", limits.block_cache_bytes.to_string())
+        .with_key_value("surrealkv_max_memtable_size", limits.memtable_bytes.to_string());
+    let internal = |e: anyhow::Error| StoreError::Db(surrealdb::Error::internal(format!("{e:#}")));
+    // A datastore closed a moment ago in this process (a restart) may still hold its lock.
+    let mut attempts = 0;
+    let ds = loop {
+        let builder = Datastore::builder().with_config(config.clone()).without_maintenance_tasks();
+        match builder.build_with_path(url).await {
+            Ok(ds) => break ds,
+            Err(e) if format!("{e:#}").contains("already locked") && attempts < 200 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(internal(e)),
+        }
+    };
+    // The same start-up sequence as the SDK's embedded engine: check the on-disk version
+    // before anything writes, then bootstrap, then start the maintenance tasks.
+    ds.check_version().await.map_err(internal)?;
+    ds.bootstrap().await.map_err(internal)?;
+    ds.start_maintenance_tasks();
+    let define = format!(
+        "DEFINE NAMESPACE IF NOT EXISTS `{namespace}`; USE NS `{namespace}`; DEFINE DATABASE IF NOT EXISTS `{database}`;"
+    );
+    for r in ds.execute(&define, &Session::owner(), None).await? {
+        r.result?;
     }
-    errors.sort_by_key(|(i, _)| *i);
-    let pos = errors.iter().position(|(_, e)| !e.to_string().contains("failed transaction")).unwrap_or(0);
-    Err(map_conflict(errors.swap_remove(pos).1))
+    Ok(Conn::Embedded { ds, session: Box::new(Session::owner().with_ns(namespace).with_db(database)) })
 }
 
 /// Turns SurrealDB's "record already exists" / unique-index errors into [`StoreError::Conflict`]

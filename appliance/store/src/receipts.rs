@@ -43,12 +43,12 @@ impl Store {
              RETURN $rows;
              COMMIT TRANSACTION;"
         };
-        let mut res = crate::checked(
-            self.db.query(sql).bind(json!({ "c": chat_id, "u": user_id, "s": seq, "at": at })).await?,
-        )?;
         // Statements: BEGIN, LET, IF, RETURN, COMMIT; the RETURN is second to last.
-        let n = res.num_statements();
-        let rows: Vec<serde_json::Value> = res.take(n - 2)?;
+        let values = self.checked(sql, json!({ "c": chat_id, "u": user_id, "s": seq, "at": at })).await?;
+        let rows = match values.into_iter().rev().nth(1) {
+            Some(serde_json::Value::Array(rows)) => rows,
+            _ => Vec::new(),
+        };
         rows.into_iter().find(|r| !r.is_null()).map(serde_json::from_value).transpose().map_err(Into::into)
     }
 

@@ -61,10 +61,7 @@ impl TestAppliance {
 
     async fn boot(settings: Settings) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let store =
-            Store::open(&settings.storage_url(), &settings.storage.namespace, &settings.storage.database)
-                .await
-                .expect("open store");
+        let store = Store::open_configured(&settings).await.expect("open store");
         let core = Core::start(settings.clone(), store).expect("start core");
         let served = core.clone();
         let listener = tokio::net::TcpListener::bind(settings.http.listen).await.expect("bind");

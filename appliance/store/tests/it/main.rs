@@ -5,7 +5,8 @@ use parley_store::{Batch, ChatUpdate, Store, StoreError};
 
 async fn open(dir: &std::path::Path) -> Store {
     let url = format!("surrealkv://{}?sync=every", dir.join("db").display());
-    Store::open(&url, "parley", "parley").await.expect("open store")
+    let limits = parley_store::EngineLimits { block_cache_bytes: 32 << 20, memtable_bytes: 16 << 20 };
+    Store::open(&url, "parley", "parley", limits).await.expect("open store")
 }
 
 fn user(name: &str, email: Option<&str>) -> UserRec {
