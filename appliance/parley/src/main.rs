@@ -170,6 +170,7 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     if settings.tls_enabled() {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTPS");
+        eprintln!("  Parley is listening on https://{addr}");
         parley_server::serve_tls(
             listener,
             core.clone(),

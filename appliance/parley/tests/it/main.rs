@@ -5,5 +5,6 @@
 mod auth;
 mod chats;
 mod durability;
+mod edge;
 mod groups;
 mod realtime;

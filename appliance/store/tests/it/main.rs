@@ -154,3 +154,22 @@ async fn batches_history_receipts_and_reopen() {
     let dup = Batch { messages: vec![msg(chat, 5, "bob@example.org")], ..Default::default() };
     assert!(store.commit_batch(&dup).await.is_err());
 }
+
+/// The memory limits reach the engine: a transaction larger than the memtable is refused
+/// (SurrealKV's documented behaviour), and the same one fits in a larger memtable.
+#[tokio::test]
+async fn engine_limits_are_applied() {
+    async fn write_big(memtable: u64) -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}?sync=every", dir.path().join("db").display());
+        let limits = parley_store::EngineLimits { block_cache_bytes: 16 << 20, memtable_bytes: memtable };
+        let store = Store::open(&url, "parley", "parley", limits).await?;
+        let mut big = user("big", None);
+        big.about = "x".repeat(3 << 20);
+        let r = store.create_user(&big).await;
+        store.close().await;
+        r
+    }
+    assert!(write_big(1 << 20).await.is_err(), "a 3 MiB transaction must not fit a 1 MiB memtable");
+    write_big(64 << 20).await.expect("fits a 64 MiB memtable");
+}
