@@ -13,7 +13,7 @@ use parley_types::{ChatId, Seq, UserId};
 use crate::error::{CoreError, Result};
 use crate::hub::ConnId;
 use crate::writer::{Op, Outcome};
-use crate::{AuthContext, Core, Inner, convert};
+use crate::{AuthContext, ChatState, Core, Inner, convert};
 
 const MAX_GROUP_MEMBERS: usize = 1024;
 
@@ -126,39 +126,35 @@ impl Core {
 
     /// `POST /api/chats/{id}/members` (group admins).
     pub async fn add_member(&self, ctx: &AuthContext, chat: &ChatId, user: &UserId) -> Result<Message> {
-        self.inner.member_state(chat, &ctx.user).await?;
+        let state = self.inner.member_state(chat, &ctx.user).await?;
         let u = self.user_rec(user).await?;
         if u.disabled {
             return Err(CoreError::NotFound("user"));
         }
-        if self.inner.member_state(chat, &ctx.user).await?.members.len() >= MAX_GROUP_MEMBERS {
+        if state.members.len() >= MAX_GROUP_MEMBERS {
             return Err(CoreError::Conflict(format!("a group has at most {MAX_GROUP_MEMBERS} members")));
         }
-        entry(
-            self.inner
-                .submit(
-                    Op::AddMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() },
-                    None,
-                )
-                .await?,
-        )
+        self.submit_entry(Op::AddMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() })
+            .await
+    }
+
+    async fn submit_entry(&self, op: Op) -> Result<Message> {
+        entry(self.inner.submit(op, None).await?)
     }
 
     /// `DELETE /api/chats/{id}/members/{user}` (group admins).
     pub async fn remove_member(&self, ctx: &AuthContext, chat: &ChatId, user: &UserId) -> Result<Message> {
-        entry(
-            self.inner
-                .submit(
-                    Op::RemoveMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() },
-                    None,
-                )
-                .await?,
-        )
+        self.submit_entry(Op::RemoveMember {
+            chat: chat.clone(),
+            actor: ctx.user.clone(),
+            user: user.clone(),
+        })
+        .await
     }
 
     /// `POST /api/chats/{id}/leave`.
     pub async fn leave(&self, ctx: &AuthContext, chat: &ChatId) -> Result<Message> {
-        entry(self.inner.submit(Op::Leave { chat: chat.clone(), user: ctx.user.clone() }, None).await?)
+        self.submit_entry(Op::Leave { chat: chat.clone(), user: ctx.user.clone() }).await
     }
 
     /// `PUT|DELETE /api/chats/{id}/admins/{user}` (group admins).
@@ -170,7 +166,7 @@ impl Core {
         admin: bool,
     ) -> Result<Message> {
         let op = Op::SetRole { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone(), admin };
-        entry(self.inner.submit(op, None).await?)
+        self.submit_entry(op).await
     }
 
     fn check_text(&self, text: &str) -> Result<String> {
@@ -226,15 +222,24 @@ impl Core {
         self.inner.enqueue(op, origin).await
     }
 
-    /// The caller's own, live text message at `seq`.
-    async fn own_message(&self, ctx: &AuthContext, chat: &ChatId, seq: Seq) -> Result<Message> {
+    /// The entry at `seq` if the caller may see it (a member since before it), with the chat.
+    async fn visible_message(
+        &self,
+        ctx: &AuthContext,
+        chat: &ChatId,
+        seq: Seq,
+    ) -> Result<(Arc<ChatState>, Message)> {
         let state = self.inner.member_state(chat, &ctx.user).await?;
         let joined = state.member(&ctx.user).map_or(u64::MAX, |m| m.joined_seq);
-        let m = self.inner.store.message_at(chat.as_str(), seq as i64).await?;
-        let m = match m {
-            Some(m) if seq >= joined => convert::message(m)?,
-            _ => return Err(CoreError::NotFound("message")),
-        };
+        match self.inner.store.message_at(chat.as_str(), seq as i64).await? {
+            Some(m) if seq >= joined => Ok((state, convert::message(m)?)),
+            _ => Err(CoreError::NotFound("message")),
+        }
+    }
+
+    /// The caller's own, live text message at `seq`.
+    async fn own_message(&self, ctx: &AuthContext, chat: &ChatId, seq: Seq) -> Result<Message> {
+        let (_, m) = self.visible_message(ctx, chat, seq).await?;
         if m.sender != ctx.user {
             return Err(CoreError::Forbidden("you can only change your own messages".into()));
         }
@@ -249,14 +254,14 @@ impl Core {
         let text = self.check_text(text)?;
         self.own_message(ctx, chat, seq).await?;
         let op = Op::Edit { chat: chat.clone(), actor: ctx.user.clone(), target: seq, text };
-        entry(self.inner.submit(op, None).await?)
+        self.submit_entry(op).await
     }
 
     /// Deletes the caller's message for everyone; logged as a `delete` entry.
     pub async fn delete(&self, ctx: &AuthContext, chat: &ChatId, seq: Seq) -> Result<Message> {
         self.own_message(ctx, chat, seq).await?;
         let op = Op::Delete { chat: chat.clone(), actor: ctx.user.clone(), target: seq };
-        entry(self.inner.submit(op, None).await?)
+        self.submit_entry(op).await
     }
 
     /// `GET /api/chats/{id}/messages?before=&limit=`: newest first, only from when the
@@ -283,12 +288,7 @@ impl Core {
 
     /// `GET /api/chats/{id}/messages/{seq}/info`: per-member delivered/read times.
     pub async fn message_info(&self, ctx: &AuthContext, chat: &ChatId, seq: Seq) -> Result<MessageInfo> {
-        let state = self.inner.member_state(chat, &ctx.user).await?;
-        let joined = state.member(&ctx.user).map_or(u64::MAX, |m| m.joined_seq);
-        let m = match self.inner.store.message_at(chat.as_str(), seq as i64).await? {
-            Some(m) if seq >= joined => convert::message(m)?,
-            _ => return Err(CoreError::NotFound("message")),
-        };
+        let (state, m) = self.visible_message(ctx, chat, seq).await?;
         let times = self.inner.store.receipt_times(chat.as_str(), seq as i64).await?;
         let mut by_user: HashMap<&str, (Option<i64>, Option<i64>)> = HashMap::new();
         for t in &times {

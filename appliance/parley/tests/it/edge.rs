@@ -1,9 +1,10 @@
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use parley_testkit::TestAppliance;
 use reqwest::StatusCode;
 use serde_json::json;
+
+use crate::child::spawn_parley;
 
 /// `parley serve` with PEM files serves HTTPS with rustls, WebSocket included.
 #[tokio::test]
@@ -29,21 +30,7 @@ async fn serves_https_from_pem_files() {
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("parley exited before listening").unwrap();
-        if let Some(rest) = line.split("listening on https://").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, addr) = spawn_parley(&["serve", "--config", config.to_str().unwrap()], &[]);
     let port = addr.rsplit(':').next().unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())

@@ -4,6 +4,7 @@
 
 mod auth;
 mod chats;
+mod child;
 mod durability;
 mod edge;
 mod groups;
