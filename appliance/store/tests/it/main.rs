@@ -173,3 +173,23 @@ async fn engine_limits_are_applied() {
     assert!(write_big(1 << 20).await.is_err(), "a 3 MiB transaction must not fit a 1 MiB memtable");
     write_big(64 << 20).await.expect("fits a 64 MiB memtable");
 }
+
+/// A data dir written by a newer release is refused with a clear error, and an older one is
+/// migrated in place on open.
+#[tokio::test]
+async fn schema_versions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path()).await.close().await;
+    {
+        // What a future release would leave behind, written without going through Store.
+        let url = format!("surrealkv://{}?sync=every", dir.path().join("db").display());
+        let db = surrealdb::engine::any::connect(url).await.unwrap();
+        db.use_ns("parley").use_db("parley").await.unwrap();
+        db.query("UPSERT meta:schema SET version = 99").await.unwrap().check().unwrap();
+    }
+    let url = format!("surrealkv://{}?sync=every", dir.path().join("db").display());
+    let limits = parley_store::EngineLimits { block_cache_bytes: 32 << 20, memtable_bytes: 16 << 20 };
+    let err = Store::open(&url, "parley", "parley", limits).await.unwrap_err();
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer Parley"));
+}
