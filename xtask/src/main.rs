@@ -26,8 +26,13 @@ fn test() -> Result<(), String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let mut cmd = cargo();
-    cmd.args(["run", "--package", "parley", "--", "serve", "--dev"]).args(args);
+    // Build exactly what `cargo test --workspace` builds (rather than `cargo run -p parley`),
+    // so features unify the same way and running and testing share one dependency build.
+    step("cargo build", cargo().args(["build", "--workspace", "--all-targets"]))?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root.join("target"));
+    let mut cmd = Command::new(target.join("debug").join("parley"));
+    cmd.current_dir(&root).args(["serve", "--dev"]).args(args);
     step("parley serve --dev", &mut cmd)
 }
 
