@@ -7,7 +7,16 @@
 use std::process::{Command, ExitCode};
 
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // `cargo run` gave xtask its own package's variables and a library path; passed on, they
+    // change build-script fingerprints and force a second build of every dependency.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_MANIFEST_") || k == "LD_LIBRARY_PATH" {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
 }
 
 fn step(name: &str, cmd: &mut Command) -> Result<(), String> {
