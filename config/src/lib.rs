@@ -142,7 +142,8 @@ impl Settings {
                 builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
             }
             Source::System => {
-                builder = builder.add_source(config::File::with_name(SYSTEM_CONFIG).required(false));
+                builder = builder
+                    .add_source(config::File::new(SYSTEM_CONFIG, config::FileFormat::Toml).required(false));
             }
         }
         let env: config::Map<String, String> =

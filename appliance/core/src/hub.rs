@@ -5,7 +5,6 @@
 //! queue is full is closed rather than allowed to grow without bound: its client reconnects
 //! and syncs from its cursor, so nothing is lost.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -222,10 +221,5 @@ impl Hub {
     /// The sender half of a registered connection's queue (for subscriptions).
     pub fn sender(&self, user: &UserId, conn: ConnId) -> Option<mpsc::Sender<Outbound>> {
         self.conns.get(user)?.iter().find(|c| c.id == conn).map(|c| c.tx.clone())
-    }
-
-    /// Users online now, among `users`.
-    pub fn online_among(&self, users: &[UserId]) -> HashMap<UserId, bool> {
-        users.iter().map(|u| (u.clone(), self.is_online(u))).collect()
     }
 }
