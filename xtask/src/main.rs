@@ -2,9 +2,40 @@
 //! `std::process::Command`, no dependencies.
 //!
 //! - `run [ARGS]`: build and run the appliance with the dev defaults (`parley serve --dev`).
-//! - `test`: everything CI checks: formatting, clippy with warnings denied, the test suite.
+//! - `test`: everything CI checks: formatting, clippy with warnings denied, the test suite, the
+//!   web client's unit tests and its end-to-end tests in Chromium.
 
+mod deps;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root().join("target"))
+}
+
+fn npm(dir: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(root().join(dir)).args(args);
+    cmd
+}
+
+/// Installs the web client's locked dependencies (when needed) and builds it into `dist/`,
+/// which the server embeds. Returns whether the folder holds a UI at all.
+fn build_ui(dir: &str) -> Result<bool, String> {
+    if !root().join(dir).join("package.json").exists() {
+        return Ok(false);
+    }
+    if !root().join(dir).join("node_modules").exists() {
+        step(&format!("npm ci ({dir})"), &mut npm(dir, &["ci", "--no-audit", "--no-fund"]))?;
+    }
+    step(&format!("npm run build ({dir})"), &mut npm(dir, &["run", "build"]))?;
+    Ok(true)
+}
 
 fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -26,22 +57,35 @@ fn step(name: &str, cmd: &mut Command) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    deps::ensure(&[("/usr/bin/chromium", "chromium"), ("/usr/bin/promtool", "prometheus")])?;
+    let web = build_ui("web-client")?;
+    if web {
+        step("web client unit tests", &mut npm("web-client", &["test"]))?;
+    }
     step("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
     step(
         "cargo clippy (warnings denied)",
         cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     )?;
-    step("cargo test", cargo().args(["test", "--workspace"]))
+    step("cargo test", cargo().args(["test", "--workspace"]))?;
+    // `cargo test` built the binary the end-to-end tests start.
+    let bin = target_dir().join("debug").join("parley");
+    if web {
+        step(
+            "web client end-to-end tests (Chromium)",
+            npm("web-client", &["run", "e2e"]).env("PARLEY_BIN", bin),
+        )?;
+    }
+    Ok(())
 }
 
 fn run(args: &[String]) -> Result<(), String> {
     // Build exactly what `cargo test --workspace` builds (rather than `cargo run -p parley`),
     // so features unify the same way and running and testing share one dependency build.
+    build_ui("web-client")?;
     step("cargo build", cargo().args(["build", "--workspace", "--all-targets"]))?;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root.join("target"));
-    let mut cmd = Command::new(target.join("debug").join("parley"));
-    cmd.current_dir(&root).args(["serve", "--dev"]).args(args);
+    let mut cmd = Command::new(target_dir().join("debug").join("parley"));
+    cmd.current_dir(root()).args(["serve", "--dev"]).args(args);
     step("parley serve --dev", &mut cmd)
 }
 

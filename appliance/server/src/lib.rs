@@ -11,6 +11,7 @@
 mod error;
 mod extract;
 mod routes;
+mod ui;
 mod ws;
 
 use std::future::Future;

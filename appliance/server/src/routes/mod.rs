@@ -9,13 +9,12 @@ mod users;
 use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
 
-use crate::{ApiError, AppState};
+use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/", get(health::index))
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))
@@ -42,9 +41,5 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/users/{user_id}/disable", post(admin::disable))
         .route("/api/admin/users/{user_id}/enable", post(admin::enable))
         .route("/api/admin/invites", post(admin::create_invite))
-        .fallback(not_found)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(parley_types::ErrorCode::NotFound, "no such endpoint")
+        .fallback(crate::ui::fallback)
 }
