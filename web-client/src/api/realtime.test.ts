@@ -19,7 +19,7 @@ class FakeSocket implements WebSocketLike {
 }
 
 const ready: ServerFrame = { type: 'ready', protocol: 1, user_id: 'ana@x', session_id: 's', server_time: 0 };
-const flush = () => new Promise((r) => setTimeout(r, 0));
+
 
 function setup(cursors: Record<string, number> = {}) {
   const sockets: FakeSocket[] = [];
@@ -202,4 +202,4 @@ describe('Outbox', () => {
     expect(saved.length).toBe(4);
   });
 });
-void flush;
+

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatSummary, Message } from '../api/types';
 import {
   applyEntry, applyHistory, applyReceipt, applySummary, cursorsOf, mergeMessages, newChatData, sortChats,
-  tickState, totalUnread, typingUsers, visiblePending,
+  tickState, totalUnread, typingUsers, visiblePending, type ChatData,
 } from './logic';
 
 const ME = 'ana@x';
@@ -78,7 +78,7 @@ describe('applyEntry', () => {
     expect(c.summary.my_read_seq).toBe(2);
   });
   it('clears the sender typing indicator when their message arrives', () => {
-    let c = { ...newChatData(summary()), typing: { [BOB]: 99999 } };
+    let c: ChatData = { ...newChatData(summary()), typing: { [BOB]: 99999 } };
     expect(typingUsers(c, 1)).toEqual([BOB]);
     c = applyEntry(c, msg(1), ME);
     expect(typingUsers(c, 1)).toEqual([]);

@@ -1,0 +1,515 @@
+// The application controller: owns the REST client, the real-time connection and the state the
+// UI renders. React reads it through useApp (useSyncExternalStore).
+import { useSyncExternalStore } from 'react';
+import { Outbox, newClientId, type PendingSend } from '../api/outbox';
+import { Realtime, type ConnState } from '../api/realtime';
+import { ApiError, LocalTokenStore, RestClient } from '../api/rest';
+import type { ChatSummary, Contact, Message, Profile, ServerFrame, UserId } from '../api/types';
+import {
+  applyEntry, applyHistory, applyReceipt, applySummary, cursorsOf, newChatData, totalUnread, type ChatData,
+} from './logic';
+
+export interface Presence {
+  online: boolean;
+  last_seen?: number;
+}
+
+export interface Toast {
+  id: number;
+  text: string;
+}
+
+export interface AppState {
+  /** null until we know whether a stored session exists. */
+  phase: 'starting' | 'signed_out' | 'signed_in';
+  signedOutReason: string | null;
+  me: Profile | null;
+  conn: ConnState;
+  retryAt: number | null;
+  chats: Record<string, ChatData>;
+  chatsLoaded: boolean;
+  outbox: PendingSend[];
+  profiles: Record<UserId, Profile>;
+  presence: Record<UserId, Presence>;
+  contacts: Contact[] | null;
+  openChatId: string | null;
+  toast: Toast | null;
+  notificationPermission: NotificationPermission | 'unsupported';
+}
+
+const initial: AppState = {
+  phase: 'starting',
+  signedOutReason: null,
+  me: null,
+  conn: 'offline',
+  retryAt: null,
+  chats: {},
+  chatsLoaded: false,
+  outbox: [],
+  profiles: {},
+  presence: {},
+  contacts: null,
+  openChatId: null,
+  toast: null,
+  notificationPermission: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
+};
+
+function chatPath(id: string | null) {
+  return id ? `/chat/${encodeURIComponent(id)}` : '/';
+}
+
+function chatFromPath(path: string): string | null {
+  const m = /^\/chat\/([^/]+)$/.exec(path);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) {
+    switch (e.code) {
+      case 'network': return 'Cannot reach the server. Check your connection and try again.';
+      case 'rate_limited': return `Too many attempts. Try again in ${e.retryAfter ?? 60} seconds.`;
+      case 'not_admin': return 'Only group admins can do that.';
+      case 'not_member': return 'You are not a member of this chat.';
+      case 'last_admin': return 'Make another member an admin first: a group needs at least one admin.';
+      case 'not_found': return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.' : 'Not found.';
+      default: return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : 'Something went wrong.';
+    }
+  }
+  return 'Something went wrong.';
+}
+
+export class AppController {
+  state: AppState = initial;
+  private listeners = new Set<() => void>();
+  readonly api: RestClient;
+  private rt: Realtime | null = null;
+  private outbox: Outbox | null = null;
+  private profileRequests = new Set<UserId>();
+  private receivedTimer: ReturnType<typeof setTimeout> | null = null;
+  private receivedDue = new Map<string, number>();
+  private readSent = new Map<string, number>();
+  private toastId = 0;
+  private presenceKey = '';
+
+  constructor() {
+    this.api = new RestClient({ store: new LocalTokenStore(), onSessionEnded: (c) => this.sessionEnded(c) });
+    if (typeof window !== 'undefined') {
+      window.addEventListener('popstate', () => this.set({ openChatId: chatFromPath(location.pathname) }));
+      window.addEventListener('online', () => this.rt?.retryNow());
+      window.addEventListener('storage', (e) => {
+        // Signed out in another tab.
+        if (e.key === 'parley.tokens' && !e.newValue && this.state.phase === 'signed_in') this.sessionEnded('signed_out');
+      });
+    }
+  }
+
+  // ---- store plumbing ----
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  getState = () => this.state;
+  set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)) {
+    const p = typeof patch === 'function' ? patch(this.state) : patch;
+    this.state = { ...this.state, ...p };
+    for (const l of this.listeners) l();
+  }
+  private setChat(id: string, fn: (c: ChatData) => ChatData) {
+    this.set((s) => (s.chats[id] ? { chats: { ...s.chats, [id]: fn(s.chats[id]) } } : {}));
+  }
+  toast(text: string) {
+    const id = ++this.toastId;
+    this.set({ toast: { id, text } });
+    setTimeout(() => {
+      if (this.state.toast?.id === id) this.set({ toast: null });
+    }, 5000);
+  }
+
+  // ---- session ----
+  private started = false;
+
+  async init() {
+    if (this.started) return;
+    this.started = true;
+    if (this.api.store.get()) await this.startSession();
+    else this.set({ phase: 'signed_out' });
+  }
+
+  async login(login: string, password: string) {
+    await this.api.login(login, password);
+    await this.startSession();
+  }
+
+  async register(req: Parameters<RestClient['register']>[0]) {
+    await this.api.register(req);
+    await this.startSession();
+  }
+
+  async logout(all = false) {
+    try {
+      await this.api.logout(all);
+    } catch {
+      /* signed out locally either way */
+    }
+    this.sessionEnded(null);
+  }
+
+  private sessionEnded(reason: string | null) {
+    this.rt?.stop();
+    this.rt = null;
+    this.api.store.set(null);
+    const message =
+      reason === null || reason === 'signed_out'
+        ? null
+        : reason === 'account_disabled'
+          ? 'Your account has been disabled by an administrator.'
+          : 'You were signed out. Log in again to continue.';
+    this.state = { ...initial, phase: 'signed_out', signedOutReason: message, notificationPermission: this.state.notificationPermission };
+    if (typeof history !== 'undefined' && location.pathname !== '/') history.replaceState(null, '', '/');
+    for (const l of this.listeners) l();
+  }
+
+  private async startSession() {
+    let me: Profile;
+    try {
+      me = await this.api.me();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 0) {
+        // Offline at start: keep the stored session and show the app from what we know.
+        const t = this.api.store.get();
+        if (!t) return this.set({ phase: 'signed_out' });
+        me = { user_id: t.user_id, username: t.user_id.split('@')[0], display_name: t.user_id.split('@')[0], about: '', is_admin: false };
+      } else {
+        return this.sessionEnded(e instanceof ApiError ? e.code : null);
+      }
+    }
+    const outboxKey = `parley.outbox.${me.user_id}`;
+    let saved: PendingSend[] = [];
+    try {
+      saved = JSON.parse(localStorage.getItem(outboxKey) ?? '[]');
+    } catch {
+      saved = [];
+    }
+    this.outbox = new Outbox(saved, (items) => {
+      localStorage.setItem(outboxKey, JSON.stringify(items));
+      this.set({ outbox: items });
+    });
+    this.set({
+      phase: 'signed_in',
+      me,
+      signedOutReason: null,
+      profiles: { ...this.state.profiles, [me.user_id]: me },
+      outbox: this.outbox.list(),
+      openChatId: chatFromPath(location.pathname),
+    });
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.rt = new Realtime({
+      url: `${proto}//${location.host}/api/ws`,
+      getToken: (force) => (force ? this.api.refresh() : this.api.accessToken()),
+      cursors: () => cursorsOf(this.state.chats),
+      beforeSync: () => this.loadChats(),
+      onFrame: (f) => this.onFrame(f),
+      onState: (conn, retryAt) => this.set({ conn, retryAt: retryAt ?? null }),
+      onSessionEnded: (c) => this.sessionEnded(c),
+      outbox: this.outbox,
+    });
+    this.rt.start();
+    if (!this.state.chatsLoaded) this.loadChats().catch(() => {});
+    const open = this.state.openChatId;
+    if (open) this.openChat(open, false);
+  }
+
+  retryConnection() {
+    this.rt?.retryNow();
+  }
+
+  // ---- chats ----
+  async loadChats() {
+    const list = await this.api.chats();
+    const me = this.state.me!.user_id;
+    this.set((s) => {
+      const chats: Record<string, ChatData> = {};
+      for (const summary of list) chats[summary.chat_id] = applySummary(s.chats[summary.chat_id], summary);
+      for (const [id, c] of Object.entries(s.chats)) {
+        if (!chats[id]) chats[id] = { ...c, removed: true };
+      }
+      return { chats, chatsLoaded: true };
+    });
+    for (const c of list) this.ensureMembers(c);
+    this.updatePresenceSubscription();
+    void me;
+  }
+
+  private ensureMembers(c: ChatSummary) {
+    for (const m of c.members) this.ensureProfile(m.user_id);
+    if (c.last_message) this.ensureProfile(c.last_message.sender);
+  }
+
+  ensureProfile(id: UserId) {
+    if (this.state.profiles[id] || this.profileRequests.has(id)) return;
+    this.profileRequests.add(id);
+    this.api
+      .user(id)
+      .then((p) => this.set((s) => ({ profiles: { ...s.profiles, [id]: p } })))
+      .catch(() => this.profileRequests.delete(id));
+  }
+
+  private updatePresenceSubscription() {
+    const me = this.state.me?.user_id;
+    const ids = new Set<UserId>();
+    for (const c of Object.values(this.state.chats)) {
+      if (c.removed) continue;
+      for (const m of c.summary.members) if (m.user_id !== me) ids.add(m.user_id);
+    }
+    const list = [...ids].sort().slice(0, 1000);
+    const key = list.join(',');
+    if (key === this.presenceKey && this.rt?.isLive) return;
+    if (this.rt?.send({ type: 'subscribe_presence', user_ids: list })) this.presenceKey = key;
+  }
+
+  navigate(chatId: string | null) {
+    if (typeof history !== 'undefined' && location.pathname !== chatPath(chatId)) history.pushState(null, '', chatPath(chatId));
+    this.set({ openChatId: chatId });
+    if (chatId) this.openChat(chatId, false);
+  }
+
+  private async openChat(id: string, force: boolean) {
+    let c = this.state.chats[id];
+    if (!c) {
+      try {
+        const summary = await this.api.chat(id);
+        this.set((s) => ({ chats: { ...s.chats, [id]: applySummary(s.chats[id], summary) } }));
+        this.ensureMembers(summary);
+        this.updatePresenceSubscription();
+        c = this.state.chats[id];
+      } catch {
+        this.toast('This chat is not available.');
+        this.navigate(null);
+        return;
+      }
+    }
+    if (c.loaded && !force) return;
+    try {
+      const page = await this.api.history(id);
+      const me = this.state.me!.user_id;
+      this.setChat(id, (x) => applyHistory(x, page, me, true));
+      for (const m of page.messages) this.ensureProfile(m.sender);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 0)) this.toast(errorText(e));
+    }
+  }
+
+  async loadOlder(id: string) {
+    const c = this.state.chats[id];
+    if (!c || !c.loaded || c.nextBefore == null) return;
+    const page = await this.api.history(id, c.nextBefore);
+    const me = this.state.me!.user_id;
+    this.setChat(id, (x) => applyHistory(x, page, me, false));
+    for (const m of page.messages) this.ensureProfile(m.sender);
+  }
+
+  async startDirect(userId: UserId) {
+    const summary = await this.api.createDirect(userId);
+    this.set((s) => ({ chats: { ...s.chats, [summary.chat_id]: applySummary(s.chats[summary.chat_id], summary) } }));
+    this.ensureMembers(summary);
+    this.updatePresenceSubscription();
+    this.navigate(summary.chat_id);
+  }
+
+  async createGroup(name: string, members: UserId[]) {
+    const summary = await this.api.createGroup(name, members);
+    this.set((s) => ({ chats: { ...s.chats, [summary.chat_id]: applySummary(s.chats[summary.chat_id], summary) } }));
+    this.ensureMembers(summary);
+    this.updatePresenceSubscription();
+    this.navigate(summary.chat_id);
+  }
+
+  async refreshChat(id: string) {
+    const summary = await this.api.chat(id);
+    this.set((s) => ({ chats: { ...s.chats, [id]: applySummary(s.chats[id], summary) } }));
+    this.ensureMembers(summary);
+  }
+
+  /** Applies the system entry a REST group change returns (it also arrives live; idempotent). */
+  applyOwnEntry(m: Message) {
+    const me = this.state.me!.user_id;
+    this.setChat(m.chat_id, (c) => applyEntry(c, m, me));
+  }
+
+  // ---- messages ----
+  send(chatId: string, text: string, replyTo?: number) {
+    if (!this.outbox || !text.trim()) return;
+    this.outbox.add({ client_id: newClientId(), chat_id: chatId, text, reply_to: replyTo });
+    this.rt?.flush();
+  }
+
+  retrySend(clientId: string) {
+    this.outbox?.retry(clientId);
+    this.rt?.flush();
+  }
+
+  discardSend(clientId: string) {
+    this.outbox?.discard(clientId);
+  }
+
+  async edit(chatId: string, seq: number, text: string) {
+    const entry = await this.api.request<Message>('PATCH', `/api/chats/${encodeURIComponent(chatId)}/messages/${seq}`, { text });
+    this.applyOwnEntry(entry);
+  }
+
+  async remove(chatId: string, seq: number) {
+    const entry = await this.api.request<Message>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/messages/${seq}`);
+    this.applyOwnEntry(entry);
+  }
+
+  /** The user has seen everything in the open chat. */
+  markRead(chatId: string) {
+    const c = this.state.chats[chatId];
+    const me = this.state.me?.user_id;
+    if (!c || !me || c.removed) return;
+    const seq = c.maxSeq;
+    if (seq <= c.summary.my_read_seq && c.summary.unread === 0) return;
+    if ((this.readSent.get(chatId) ?? 0) >= seq && c.summary.unread === 0) return;
+    if (this.rt?.send({ type: 'read', chat_id: chatId, seq })) {
+      this.readSent.set(chatId, seq);
+      this.setChat(chatId, (x) => ({ ...x, summary: { ...x.summary, unread: 0, my_read_seq: Math.max(x.summary.my_read_seq, seq) } }));
+    }
+  }
+
+  typing(chatId: string, active: boolean) {
+    this.rt?.send({ type: 'typing', chat_id: chatId, active });
+  }
+
+  private queueReceived(chatId: string, seq: number) {
+    this.receivedDue.set(chatId, Math.max(this.receivedDue.get(chatId) ?? 0, seq));
+    if (this.receivedTimer) return;
+    this.receivedTimer = setTimeout(() => {
+      this.receivedTimer = null;
+      for (const [chat_id, s] of this.receivedDue) this.rt?.send({ type: 'received', chat_id, seq: s });
+      this.receivedDue.clear();
+    }, 150);
+  }
+
+  // ---- contacts and profile ----
+  async loadContacts() {
+    const contacts = await this.api.contacts();
+    this.set((s) => {
+      const profiles = { ...s.profiles };
+      for (const c of contacts) profiles[c.profile.user_id] = c.profile;
+      return { contacts, profiles };
+    });
+  }
+
+  async updateProfile(p: Parameters<RestClient['updateMe']>[0]) {
+    const me = await this.api.updateMe(p);
+    this.set((s) => ({ me, profiles: { ...s.profiles, [me.user_id]: me } }));
+  }
+
+  async requestNotifications() {
+    if (typeof Notification === 'undefined') return;
+    const r = await Notification.requestPermission();
+    this.set({ notificationPermission: r });
+  }
+
+  // ---- frames ----
+  private onFrame(f: ServerFrame) {
+    const me = this.state.me?.user_id;
+    if (!me) return;
+    switch (f.type) {
+      case 'message':
+      case 'ack': {
+        const m = f.message;
+        const had = this.state.chats[m.chat_id];
+        if (!had) {
+          // A chat we did not know yet (created while we were offline): fetch it.
+          this.refreshChat(m.chat_id).then(() => this.setChat(m.chat_id, (c) => applyEntry(c, m, me))).catch(() => {});
+          return;
+        }
+        const isNew = m.seq > had.maxSeq;
+        this.setChat(m.chat_id, (c) => applyEntry(c, m, me));
+        this.ensureProfile(m.sender);
+        if (m.sender !== me) {
+          this.queueReceived(m.chat_id, m.seq);
+          if (isNew && m.kind === 'text') this.notify(m);
+        }
+        if (m.kind === 'system' && (m.event?.event === 'member_added' || m.event?.event === 'member_removed' || m.event?.event === 'member_left')) {
+          // Membership changed: the chat frame follows for others; refresh to be sure.
+          this.refreshChat(m.chat_id).catch(() => {});
+        }
+        break;
+      }
+      case 'sync_done': {
+        // Tell the senders this device has everything up to now (two grey ticks).
+        for (const c of Object.values(this.state.chats)) {
+          if (!c.removed && c.maxSeq > 0) this.queueReceived(c.summary.chat_id, c.maxSeq);
+        }
+        this.presenceKey = '';
+        this.updatePresenceSubscription();
+        const open = this.state.openChatId;
+        if (open && this.state.chats[open] && !this.state.chats[open].loaded) this.openChat(open, false);
+        break;
+      }
+      case 'receipt':
+        this.setChat(f.chat_id, (c) => applyReceipt(c, f, me));
+        break;
+      case 'typing':
+        if (f.user_id === me) break;
+        this.setChat(f.chat_id, (c) => {
+          const typing = { ...c.typing };
+          if (f.active) typing[f.user_id] = Date.now() + f.expires_in_ms;
+          else delete typing[f.user_id];
+          return { ...c, typing };
+        });
+        if (f.active) {
+          setTimeout(() => this.set((s) => ({ chats: { ...s.chats } })), f.expires_in_ms + 50);
+        }
+        break;
+      case 'presence':
+        this.set((s) => ({ presence: { ...s.presence, [f.user_id]: { online: f.online, last_seen: f.last_seen } } }));
+        break;
+      case 'chat':
+        this.set((s) => ({ chats: { ...s.chats, [f.chat.chat_id]: applySummary(s.chats[f.chat.chat_id], f.chat) } }));
+        this.ensureMembers(f.chat);
+        this.updatePresenceSubscription();
+        break;
+      case 'chat_removed':
+        this.setChat(f.chat_id, (c) => ({ ...c, removed: true, typing: {} }));
+        break;
+      case 'error':
+        if (!f.ref && this.state.conn === 'online') this.toast(f.message || f.code);
+        break;
+    }
+  }
+
+  private notify(m: Message) {
+    if (typeof document === 'undefined' || !document.hidden) return;
+    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    const c = this.state.chats[m.chat_id];
+    if (!c) return;
+    const sender = this.state.profiles[m.sender]?.display_name ?? m.sender.split('@')[0];
+    const title = c.summary.kind === 'group' ? c.summary.name : sender;
+    const body = c.summary.kind === 'group' ? `${sender}: ${m.text ?? ''}` : (m.text ?? '');
+    try {
+      const n = new Notification(title, { body, tag: m.chat_id });
+      n.onclick = () => {
+        window.focus();
+        this.navigate(m.chat_id);
+        n.close();
+      };
+    } catch {
+      /* some platforms only allow notifications from a service worker */
+    }
+  }
+
+  totalUnread() {
+    return totalUnread(this.state.chats);
+  }
+}
+
+export const app = new AppController();
+
+export function useApp<T>(select: (s: AppState) => T): T {
+  return useSyncExternalStore(app.subscribe, () => select(app.state));
+}
+
+export { newChatData };

@@ -1,0 +1,460 @@
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { PendingSend } from '../api/outbox';
+import type { Message, Profile } from '../api/types';
+import { tickState, typingUsers, visiblePending, type ChatData } from '../state/logic';
+import { app, errorText, useApp } from '../state/store';
+import { Avatar, Confirm, MenuButton, Ticks, type MenuItem } from './common';
+import { colorFor, dayLabel, displayName, lastSeen, sameDay, systemText, timeOf } from './format';
+import { IconAttach, IconBack, IconClose, IconDown, IconMenu, IconSearch, IconSend } from './icons';
+import { ContactInfo, GroupInfo, MessageInfoPanel } from './InfoPanels';
+
+const drafts = new Map<string, string>();
+
+type Side = { kind: 'info' } | { kind: 'message'; seq: number } | null;
+
+export function Conversation({ chatId }: { chatId: string }) {
+  const chat = useApp((s) => s.chats[chatId]);
+  const me = useApp((s) => s.me)!.user_id;
+  const profiles = useApp((s) => s.profiles);
+  const presence = useApp((s) => s.presence);
+  const outbox = useApp((s) => s.outbox);
+  const [side, setSide] = useState<Side>(null);
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [editing, setEditing] = useState<Message | null>(null);
+  const [, setTick] = useState(0);
+
+  useEffect(() => {
+    setSide(null);
+    setReplyTo(null);
+    setEditing(null);
+  }, [chatId]);
+  // Typing indicators and "last seen" age without frames: re-render every few seconds.
+  useEffect(() => {
+    const t = setInterval(() => setTick((n) => n + 1), 3000);
+    return () => clearInterval(t);
+  }, []);
+
+  if (!chat) {
+    return (
+      <main className="conversation empty-conv" aria-label="Conversation">
+        <p>Loading chat…</p>
+      </main>
+    );
+  }
+  const s = chat.summary;
+  const name = (u: string) => displayName(u, profiles, me);
+  const typing = typingUsers(chat, Date.now()).filter((u) => u !== me);
+  let subtitle = '';
+  if (s.kind === 'direct') {
+    const p = s.peer ? presence[s.peer] : undefined;
+    if (typing.length) subtitle = 'typing…';
+    else if (p?.online) subtitle = 'online';
+    else if (p?.last_seen) subtitle = lastSeen(p.last_seen);
+  } else if (typing.length === 1) subtitle = `${name(typing[0])} is typing…`;
+  else if (typing.length > 1) subtitle = `${typing.slice(0, -1).map(name).join(', ')} and ${name(typing[typing.length - 1])} are typing…`;
+  else subtitle = s.members.map((m) => m.user_id).sort((a, b) => (a === me ? 1 : b === me ? -1 : name(a).localeCompare(name(b)))).map(name).join(', ');
+
+  const pending = visiblePending(outbox, chat, me);
+  const headerMenu: MenuItem[] = [
+    { label: s.kind === 'group' ? 'Group info' : 'Contact info', onSelect: () => setSide({ kind: 'info' }) },
+    { label: 'Close chat', onSelect: () => app.navigate(null) },
+  ];
+
+  return (
+    <div className={`conv-wrap${side ? ' with-side' : ''}`}>
+      <main className="conversation" aria-label={`Conversation with ${s.name}`}>
+        <header className="pane-header conv-header">
+          <button type="button" className="icon-btn back-btn" aria-label="Back to chats" title="Back to chats" onClick={() => app.navigate(null)}><IconBack /></button>
+          <button type="button" className="conv-title" aria-label={s.kind === 'group' ? 'Group info' : 'Contact info'} onClick={() => setSide({ kind: 'info' })}>
+            <Avatar id={s.peer ?? s.chat_id} name={s.name} size={40} group={s.kind === 'group'} />
+            <span className="row-main">
+              <span className="row-title" data-testid="conv-name">{s.name}</span>
+              <span className={`row-sub${typing.length ? ' typing' : ''}`} data-testid="conv-status" aria-live="polite">{subtitle}</span>
+            </span>
+          </button>
+          <div className="header-actions">
+            <button type="button" className="icon-btn" aria-label="Search messages (coming in a later update)" title="Search in chat is coming in a later update" aria-disabled="true" disabled>
+              <IconSearch />
+            </button>
+            <MenuButton label="Chat menu" icon={<IconMenu />} items={headerMenu} />
+          </div>
+        </header>
+        <MessageList chat={chat} me={me} profiles={profiles} pending={pending}
+          onReply={(m) => { setEditing(null); setReplyTo(m); }}
+          onEdit={(m) => { setReplyTo(null); setEditing(m); }}
+          onInfo={(m) => setSide({ kind: 'message', seq: m.seq })} />
+        {chat.removed ? (
+          <footer className="composer composer-removed" role="note">
+            You can't send messages to this group because you're no longer a participant.
+          </footer>
+        ) : (
+          <Composer key={chatId} chat={chat} me={me} profiles={profiles} replyTo={replyTo} editing={editing}
+            onCancelReply={() => setReplyTo(null)} onCancelEdit={() => setEditing(null)} />
+        )}
+      </main>
+      {side && (
+        <aside className="side-panel" aria-label={side.kind === 'info' ? (s.kind === 'group' ? 'Group info' : 'Contact info') : 'Message info'}>
+          {side.kind === 'info' ? (
+            s.kind === 'group' ? <GroupInfo chat={chat} onClose={() => setSide(null)} /> : <ContactInfo chat={chat} onClose={() => setSide(null)} />
+          ) : (
+            <MessageInfoPanel chat={chat} seq={side.seq} onClose={() => setSide(null)} />
+          )}
+        </aside>
+      )}
+    </div>
+  );
+}
+
+function linkify(text: string) {
+  const parts = text.split(/(https?:\/\/[^\s<]+[^\s<.,;:!?)\]'"])/g);
+  return parts.map((p, i) => (i % 2 === 1 ? <a key={i} href={p} target="_blank" rel="noopener noreferrer">{p}</a> : <Fragment key={i}>{p}</Fragment>));
+}
+
+function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
+  chat: ChatData; me: string; profiles: Record<string, Profile>; pending: PendingSend[];
+  onReply: (m: Message) => void; onEdit: (m: Message) => void; onInfo: (m: Message) => void;
+}) {
+  const s = chat.summary;
+  const ref = useRef<HTMLDivElement>(null);
+  const [atBottom, setAtBottom] = useState(true);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [deleting, setDeleting] = useState<Message | null>(null);
+  const [highlight, setHighlight] = useState<number | null>(null);
+  const anchor = useRef<{ height: number; top: number } | null>(null);
+  const name = (u: string) => displayName(u, profiles, me);
+  // Where the unread divider goes: fixed when the chat is opened.
+  const [unreadFrom] = useState(() => (s.unread > 0 ? s.my_read_seq : null));
+  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
+  useEffect(() => {
+    const on = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', on);
+    return () => document.removeEventListener('visibilitychange', on);
+  }, []);
+
+  const messages = chat.messages;
+  const lastSeq = messages.length ? messages[messages.length - 1].seq : 0;
+  const firstSeq = messages.length ? messages[0].seq : 0;
+
+  // Read receipts: everything is read while the newest messages are on screen.
+  useEffect(() => {
+    if (atBottom && visible && chat.loaded) app.markRead(s.chat_id);
+  }, [atBottom, visible, chat.loaded, chat.maxSeq, s.unread, s.chat_id]);
+
+  // Stick to the bottom when new messages arrive (or I send), keep position when older load.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    if (anchor.current) {
+      el.scrollTop = anchor.current.top + (el.scrollHeight - anchor.current.height);
+      anchor.current = null;
+      return;
+    }
+    if (atBottom) el.scrollTop = el.scrollHeight;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [lastSeq, firstSeq, pending.length, chat.loaded]);
+
+  useLayoutEffect(() => {
+    // First open: show the unread divider, else the newest message.
+    const el = ref.current;
+    if (!el || !chat.loaded) return;
+    const div = el.querySelector('.unread-divider');
+    if (div) (div as HTMLElement).scrollIntoView({ block: 'center' });
+    else el.scrollTop = el.scrollHeight;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [chat.loaded]);
+
+  const loadOlder = useCallback(async () => {
+    const el = ref.current;
+    if (!el || loadingOlder || chat.nextBefore == null || !chat.loaded) return;
+    setLoadingOlder(true);
+    anchor.current = { height: el.scrollHeight, top: el.scrollTop };
+    try {
+      await app.loadOlder(s.chat_id);
+    } catch (e) {
+      anchor.current = null;
+      app.toast(errorText(e));
+    } finally {
+      setLoadingOlder(false);
+    }
+  }, [loadingOlder, chat.nextBefore, chat.loaded, s.chat_id]);
+
+  // A short first page that does not fill the screen: keep loading.
+  useEffect(() => {
+    const el = ref.current;
+    if (el && chat.loaded && chat.nextBefore != null && el.scrollHeight <= el.clientHeight + 10) loadOlder();
+  }, [chat.loaded, chat.nextBefore, loadOlder]);
+
+  const onScroll = () => {
+    const el = ref.current!;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+    if (bottom !== atBottom) setAtBottom(bottom);
+    if (el.scrollTop < 300) loadOlder();
+  };
+
+  const jumpTo = (seq: number) => {
+    const el = ref.current?.querySelector(`[data-seq="${seq}"]`);
+    if (el) {
+      el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+      setHighlight(seq);
+      setTimeout(() => setHighlight(null), 1600);
+    } else app.toast('That message is further back: scroll up to load it.');
+  };
+
+  const bySeq = useMemo(() => new Map(messages.map((m) => [m.seq, m])), [messages]);
+  const items: React.ReactNode[] = [];
+  let prev: { at: number; sender: string; kind: string } | null = null;
+  let dividerDone = false;
+  const dayItem = (at: number) => (
+    <li key={`day-${at}`} className="day-sep" role="separator"><span>{dayLabel(at)}</span></li>
+  );
+  for (const m of messages) {
+    if (!prev || !sameDay(prev.at, m.created_at)) items.push(dayItem(m.created_at));
+    if (!dividerDone && unreadFrom !== null && m.seq > unreadFrom && m.sender !== me && m.kind === 'text') {
+      dividerDone = true;
+      items.push(<li key="unread" className="unread-divider" role="separator"><span>{s.unread > 0 ? `${s.unread} unread message${s.unread === 1 ? '' : 's'}` : 'Unread messages'}</span></li>);
+    }
+    const first = !prev || prev.sender !== m.sender || prev.kind !== 'text' || !sameDay(prev.at, m.created_at);
+    if (m.kind === 'system') {
+      items.push(<li key={m.seq} data-seq={m.seq} className="system-msg"><span>{systemText(m.event, (u) => displayName(u, profiles, me, 'You'))}</span></li>);
+    } else {
+      items.push(
+        <Bubble key={m.seq} m={m} me={me} chat={chat} first={first} name={name} quoted={m.reply_to ? bySeq.get(m.reply_to) : undefined}
+          highlight={highlight === m.seq} onJump={jumpTo}
+          onReply={onReply} onEdit={onEdit} onInfo={onInfo} onDelete={setDeleting} />,
+      );
+    }
+    prev = { at: m.created_at, sender: m.sender, kind: m.kind };
+  }
+  for (const p of pending) {
+    if (!prev || !sameDay(prev.at, p.created_at)) items.push(dayItem(p.created_at));
+    const first = !prev || prev.sender !== me || prev.kind !== 'text';
+    items.push(<PendingBubble key={p.client_id} p={p} first={first} quoted={p.reply_to ? bySeq.get(p.reply_to) : undefined} name={name} />);
+    prev = { at: p.created_at, sender: me, kind: 'text' };
+  }
+
+  return (
+    <div className="messages-wrap">
+      <div className="messages" ref={ref} onScroll={onScroll} tabIndex={0} role="log" aria-label="Messages" aria-live="polite">
+        {loadingOlder && <div className="loading-older" role="status"><span className="spinner" aria-hidden="true" /> Loading older messages…</div>}
+        {chat.loaded && chat.nextBefore == null && (
+          <div className="chat-start"><span>Messages are stored on your Parley server.</span></div>
+        )}
+        {!chat.loaded && messages.length === 0 && <div className="loading-older" role="status">Loading messages…</div>}
+        <ul className="plain-list msg-list">{items}</ul>
+      </div>
+      {!atBottom && (
+        <button type="button" className="jump-latest" aria-label={s.unread > 0 ? `Jump to latest messages, ${s.unread} unread` : 'Jump to latest messages'}
+          onClick={() => { const el = ref.current!; el.scrollTo({ top: el.scrollHeight }); setAtBottom(true); }}>
+          {s.unread > 0 && <span className="badge">{s.unread}</span>}
+          <IconDown />
+        </button>
+      )}
+      {deleting && (
+        <Confirm title="Delete message?" body="This message will be deleted for everyone in this chat." confirm="Delete for everyone" danger
+          onCancel={() => setDeleting(null)}
+          onConfirm={async () => {
+            await app.remove(s.chat_id, deleting.seq);
+            setDeleting(null);
+          }} />
+      )}
+    </div>
+  );
+}
+
+function Quote({ m, name, onJump }: { m: Message; name: (u: string) => string; onJump?: (seq: number) => void }) {
+  return (
+    <button type="button" className="quote" style={{ borderColor: colorFor(m.sender) }} aria-label={`Replying to ${name(m.sender)}: ${m.deleted ? 'deleted message' : m.text ?? ''}`}
+      onClick={(e) => { e.stopPropagation(); onJump?.(m.seq); }}>
+      <span className="quote-name" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</span>
+      <span className="quote-text">{m.deleted ? 'This message was deleted' : m.text}</span>
+    </button>
+  );
+}
+
+function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, onReply, onEdit, onInfo, onDelete }: {
+  m: Message; me: string; chat: ChatData; first: boolean; name: (u: string) => string; quoted?: Message; highlight: boolean;
+  onJump: (seq: number) => void; onReply: (m: Message) => void; onEdit: (m: Message) => void; onInfo: (m: Message) => void; onDelete: (m: Message) => void;
+}) {
+  const mine = m.sender === me;
+  const group = chat.summary.kind === 'group';
+  const items: MenuItem[] = [];
+  if (!m.deleted && !chat.removed) items.push({ label: 'Reply', onSelect: () => onReply(m) });
+  if (!m.deleted && m.text) items.push({ label: 'Copy', onSelect: () => { navigator.clipboard?.writeText(m.text ?? '').then(() => app.toast('Message copied'), () => app.toast('Copying is not allowed here')); } });
+  if (mine && !m.deleted) {
+    items.push({ label: 'Message info', onSelect: () => onInfo(m) });
+    if (!chat.removed) {
+      items.push({ label: 'Edit', onSelect: () => onEdit(m) });
+      items.push({ label: 'Delete for everyone', onSelect: () => onDelete(m), danger: true });
+    }
+  }
+  const tick = mine && !m.deleted ? tickState(chat.summary, m.seq) : null;
+  return (
+    <li data-seq={m.seq} className={`msg-row ${mine ? 'out' : 'in'}${first ? ' first' : ''}${highlight ? ' highlight' : ''}`}>
+      <div className={`bubble${m.deleted ? ' deleted' : ''}`} data-testid="bubble" data-tick={tick ?? undefined}
+        onDoubleClick={() => !m.deleted && !chat.removed && onReply(m)}>
+        {group && !mine && first && <div className="sender" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</div>}
+        {quoted && <Quote m={quoted} name={name} onJump={onJump} />}
+        {m.reply_to && !quoted && <div className="quote quote-missing">Reply to an earlier message</div>}
+        <span className="text">{m.deleted ? <em>🚫 {mine ? 'You deleted this message' : 'This message was deleted'}</em> : linkify(m.text ?? '')}</span>
+        <span className="meta">
+          {m.edited_at && !m.deleted && <span className="edited">Edited</span>}
+          <time dateTime={new Date(m.created_at).toISOString()}>{timeOf(m.created_at)}</time>
+          {tick && <Ticks state={tick} />}
+        </span>
+        {items.length > 0 && (
+          <div className="bubble-menu">
+            <MenuButton label="Message options" icon={<IconDown width={18} height={18} />} items={items} className="icon-btn small" align={mine ? 'right' : 'left'} />
+          </div>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function PendingBubble({ p, first, quoted, name }: { p: PendingSend; first: boolean; quoted?: Message; name: (u: string) => string }) {
+  const failed = p.status === 'failed';
+  return (
+    <li className={`msg-row out${first ? ' first' : ''}`} data-pending={p.client_id}>
+      <div className="bubble pending" data-testid="bubble" data-tick={failed ? 'failed' : 'pending'}>
+        {quoted && <Quote m={quoted} name={name} />}
+        <span className="text">{linkify(p.text)}</span>
+        <span className="meta">
+          <time>{timeOf(p.created_at)}</time>
+          <Ticks state={failed ? 'failed' : 'pending'} />
+        </span>
+      </div>
+      {failed && (
+        <div className="send-failed" role="alert">
+          Not sent{p.error ? `: ${p.error}` : ''}.
+          <button type="button" className="link-btn" onClick={() => app.retrySend(p.client_id)}>Retry</button>
+          <button type="button" className="link-btn" onClick={() => app.discardSend(p.client_id)}>Delete</button>
+        </div>
+      )}
+    </li>
+  );
+}
+
+function Composer({ chat, me, profiles, replyTo, editing, onCancelReply, onCancelEdit }: {
+  chat: ChatData; me: string; profiles: Record<string, Profile>; replyTo: Message | null; editing: Message | null;
+  onCancelReply: () => void; onCancelEdit: () => void;
+}) {
+  const id = chat.summary.chat_id;
+  const [text, setText] = useState(() => drafts.get(id) ?? '');
+  const [saved, setSaved] = useState<string | null>(null);
+  const ta = useRef<HTMLTextAreaElement>(null);
+  const typingSent = useRef(0);
+  const stopTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const name = (u: string) => displayName(u, profiles, me);
+
+  useEffect(() => {
+    if (editing) {
+      setSaved(text);
+      setText(editing.text ?? '');
+      ta.current?.focus();
+    } else if (saved !== null) {
+      setText(saved);
+      setSaved(null);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [editing]);
+  useEffect(() => {
+    if (replyTo) ta.current?.focus();
+  }, [replyTo]);
+  useEffect(() => {
+    ta.current?.focus();
+    return () => {
+      if (stopTimer.current) clearTimeout(stopTimer.current);
+      if (typingSent.current) app.typing(id, false);
+    };
+  }, [id]);
+  useLayoutEffect(() => {
+    const el = ta.current;
+    if (!el) return;
+    el.style.height = 'auto';
+    el.style.height = Math.min(el.scrollHeight, 140) + 'px';
+  }, [text]);
+
+  const stopTyping = () => {
+    if (stopTimer.current) clearTimeout(stopTimer.current);
+    stopTimer.current = null;
+    if (typingSent.current) {
+      typingSent.current = 0;
+      app.typing(id, false);
+    }
+  };
+  const onInput = (v: string) => {
+    setText(v);
+    if (!editing) drafts.set(id, v);
+    if (editing) return;
+    if (!v.trim()) return stopTyping();
+    const now = Date.now();
+    if (now - typingSent.current > 3000) {
+      typingSent.current = now;
+      app.typing(id, true);
+    }
+    if (stopTimer.current) clearTimeout(stopTimer.current);
+    stopTimer.current = setTimeout(stopTyping, 5000);
+  };
+  const submit = async () => {
+    const v = text.trim();
+    if (!v) return;
+    if (editing) {
+      if (v === editing.text) return onCancelEdit();
+      try {
+        await app.edit(id, editing.seq, v);
+        onCancelEdit();
+      } catch (e) {
+        app.toast(`Could not edit: ${errorText(e)}`);
+      }
+      return;
+    }
+    app.send(id, v, replyTo?.seq);
+    setText('');
+    drafts.delete(id);
+    stopTyping();
+    onCancelReply();
+  };
+
+  return (
+    <footer className="composer">
+      {replyTo && (
+        <div className="compose-context" aria-label="Replying to">
+          <Quote m={replyTo} name={name} />
+          <button type="button" className="icon-btn" aria-label="Cancel reply" title="Cancel reply" onClick={onCancelReply}><IconClose /></button>
+        </div>
+      )}
+      {editing && (
+        <div className="compose-context editing" aria-label="Editing message">
+          <div className="quote"><span className="quote-name">Edit message</span><span className="quote-text">{editing.text}</span></div>
+          <button type="button" className="icon-btn" aria-label="Cancel edit" title="Cancel edit" onClick={onCancelEdit}><IconClose /></button>
+        </div>
+      )}
+      <div className="compose-row">
+        <button type="button" className="icon-btn" disabled aria-disabled="true" aria-label="Attach (coming in a later update)" title="Sending photos and files is coming in a later update">
+          <IconAttach />
+        </button>
+        <textarea
+          ref={ta}
+          rows={1}
+          aria-label="Type a message"
+          placeholder="Type a message"
+          value={text}
+          onChange={(e) => onInput(e.target.value)}
+          onBlur={() => { if (!text.trim()) stopTyping(); }}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+              e.preventDefault();
+              submit();
+            } else if (e.key === 'Escape') {
+              if (editing) onCancelEdit();
+              else if (replyTo) onCancelReply();
+            }
+          }}
+        />
+        <button type="button" className="icon-btn send-btn" aria-label={editing ? 'Save edit' : 'Send'} title={editing ? 'Save edit' : 'Send'} disabled={!text.trim()} onClick={submit}>
+          <IconSend />
+        </button>
+      </div>
+    </footer>
+  );
+}

@@ -1,0 +1,241 @@
+// Left-pane panels: new chat, new group, profile, contacts.
+import { useEffect, useState } from 'react';
+import type { Profile, Visibility } from '../api/types';
+import { app, errorText, useApp } from '../state/store';
+import { Avatar, Confirm, PanelHeader } from './common';
+import { IconBack, IconCheckMark, IconGroup, IconPencil } from './icons';
+import { UserPicker } from './UserPicker';
+
+export function NewChatPanel({ onClose, onNewGroup }: { onClose: () => void; onNewGroup: () => void }) {
+  return (
+    <div className="panel" aria-label="New chat" role="region">
+      <PanelHeader title="New chat" onBack={onClose} closeIcon={<IconBack />} />
+      <div className="panel-body">
+        <button type="button" className="list-row action-row" onClick={onNewGroup}>
+          <span className="round-icon"><IconGroup /></span>
+          <span className="row-title">New group</span>
+        </button>
+        <UserPicker
+          actionLabel={(p) => `Chat with ${p.display_name}`}
+          onPick={async (p) => {
+            await app.startDirect(p.user_id);
+            onClose();
+          }}
+        />
+      </div>
+    </div>
+  );
+}
+
+export function NewGroupPanel({ onClose }: { onClose: () => void }) {
+  const profiles = useApp((s) => s.profiles);
+  const [step, setStep] = useState<'members' | 'name'>('members');
+  const [members, setMembers] = useState<string[]>([]);
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const toggle = (p: Profile) => setMembers((m) => (m.includes(p.user_id) ? m.filter((x) => x !== p.user_id) : [...m, p.user_id]));
+  const pname = (id: string) => profiles[id]?.display_name ?? id.split('@')[0];
+
+  if (step === 'members')
+    return (
+      <div className="panel" role="region" aria-label="Add group members">
+        <PanelHeader title="Add group members" onBack={onClose} closeIcon={<IconBack />} />
+        <div className="panel-body">
+          {members.length > 0 && (
+            <ul className="chips" aria-label="Selected members">
+              {members.map((id) => (
+                <li key={id} className="chip">
+                  {pname(id)}
+                  <button type="button" aria-label={`Remove ${pname(id)}`} onClick={() => setMembers((m) => m.filter((x) => x !== id))}>×</button>
+                </li>
+              ))}
+            </ul>
+          )}
+          <UserPicker selected={members} onPick={toggle} actionLabel={(p) => `${members.includes(p.user_id) ? 'Unselect' : 'Select'} ${p.display_name}`} />
+        </div>
+        <div className="panel-footer">
+          <button type="button" className="fab" aria-label="Next: name the group" title="Next" disabled={members.length === 0} onClick={() => setStep('name')}>→</button>
+        </div>
+      </div>
+    );
+  return (
+    <div className="panel" role="region" aria-label="New group">
+      <PanelHeader title="New group" onBack={() => setStep('members')} closeIcon={<IconBack />} />
+      <form
+        className="panel-body form-pad"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (!name.trim()) return setError('Give the group a name.');
+          setBusy(true);
+          setError(null);
+          try {
+            await app.createGroup(name.trim(), members);
+            onClose();
+          } catch (err) {
+            setError(errorText(err));
+            setBusy(false);
+          }
+        }}
+      >
+        <div className="group-avatar-placeholder" aria-hidden="true"><IconGroup width={60} height={60} /></div>
+        <label>Group name
+          <input autoFocus value={name} onChange={(e) => setName(e.target.value)} maxLength={100} required />
+        </label>
+        <p className="hint">{members.length} member{members.length === 1 ? '' : 's'}: {members.map(pname).join(', ')}</p>
+        {error && <p className="form-error" role="alert">{error}</p>}
+        <button type="submit" className="btn-primary" disabled={busy}>Create group</button>
+      </form>
+    </div>
+  );
+}
+
+function EditableField({ label, value, onSave, maxLength, multiline, type = 'text', emptyText }: {
+  label: string; value: string; onSave: (v: string) => Promise<void>; maxLength?: number; multiline?: boolean; type?: string; emptyText?: string;
+}) {
+  const [editing, setEditing] = useState(false);
+  const [v, setV] = useState(value);
+  const [error, setError] = useState<string | null>(null);
+  const save = async () => {
+    try {
+      setError(null);
+      await onSave(v.trim());
+      setEditing(false);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  return (
+    <div className="field">
+      <div className="field-label">{label}</div>
+      {editing ? (
+        <form className="field-edit" onSubmit={(e) => { e.preventDefault(); save(); }}>
+          {multiline ? (
+            <textarea aria-label={label} autoFocus value={v} maxLength={maxLength} onChange={(e) => setV(e.target.value)}
+              onKeyDown={(e) => { if (e.key === 'Escape') { setEditing(false); setV(value); } if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); save(); } }} />
+          ) : (
+            <input aria-label={label} type={type} autoFocus value={v} maxLength={maxLength} onChange={(e) => setV(e.target.value)}
+              onKeyDown={(e) => { if (e.key === 'Escape') { setEditing(false); setV(value); } }} />
+          )}
+          <button type="submit" className="icon-btn" aria-label={`Save ${label.toLowerCase()}`} title="Save"><IconCheckMark /></button>
+        </form>
+      ) : (
+        <div className="field-view">
+          <span className={value ? '' : 'muted'}>{value || emptyText || 'Not set'}</span>
+          <button type="button" className="icon-btn" aria-label={`Edit ${label.toLowerCase()}`} title="Edit" onClick={() => { setV(value); setEditing(true); }}><IconPencil /></button>
+        </div>
+      )}
+      {error && <p className="form-error" role="alert">{error}</p>}
+    </div>
+  );
+}
+
+export function ProfilePanel({ onClose }: { onClose: () => void }) {
+  const me = useApp((s) => s.me)!;
+  const [confirmAll, setConfirmAll] = useState(false);
+  return (
+    <div className="panel" role="region" aria-label="Profile">
+      <PanelHeader title="Profile" onBack={onClose} closeIcon={<IconBack />} />
+      <div className="panel-body">
+        <div className="profile-top">
+          <Avatar id={me.user_id} name={me.display_name} size={160} />
+          <div className="muted small" title="Profile pictures arrive with media support">@{me.username} · {me.user_id}</div>
+        </div>
+        <EditableField label="Your name" value={me.display_name} maxLength={64} onSave={(v) => app.updateProfile({ display_name: v })} />
+        <EditableField label="About" value={me.about} maxLength={280} multiline emptyText="Add a few words about yourself" onSave={(v) => app.updateProfile({ about: v })} />
+        <EditableField label="Phone" type="tel" value={me.phone ?? ''} onSave={(v) => app.updateProfile({ phone: v })} />
+        <EditableField label="Email" type="email" value={me.email ?? ''} onSave={(v) => app.updateProfile({ email: v })} />
+        <div className="field">
+          <label className="field-label" htmlFor="lsv">Who can see my last seen and online</label>
+          <select id="lsv" value={me.last_seen_visibility ?? 'everyone'} onChange={(e) => app.updateProfile({ last_seen_visibility: e.target.value as Visibility }).catch((err) => app.toast(errorText(err)))}>
+            <option value="everyone">Everyone</option>
+            <option value="contacts">My contacts</option>
+            <option value="nobody">Nobody</option>
+          </select>
+        </div>
+        <div className="field">
+          <button type="button" className="btn-text danger" onClick={() => app.logout()}>Log out</button>
+          <button type="button" className="btn-text danger" onClick={() => setConfirmAll(true)}>Log out on all devices</button>
+        </div>
+      </div>
+      {confirmAll && (
+        <Confirm title="Log out on all devices?" body="Every browser and app signed in to your account will be signed out." confirm="Log out everywhere" danger
+          onCancel={() => setConfirmAll(false)} onConfirm={() => app.logout(true)} />
+      )}
+    </div>
+  );
+}
+
+export function ContactsPanel({ onClose }: { onClose: () => void }) {
+  const contacts = useApp((s) => s.contacts);
+  const [adding, setAdding] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [removing, setRemoving] = useState<Profile | null>(null);
+  const added = (contacts ?? []).filter((c) => c.added).map((c) => c.profile.user_id);
+  return (
+    <div className="panel" role="region" aria-label="Contacts">
+      <PanelHeader title={adding ? 'Add contact' : 'Contacts'} onBack={adding ? () => setAdding(false) : onClose} closeIcon={<IconBack />} />
+      <div className="panel-body">
+        {adding ? (
+          <UserPicker
+            exclude={added}
+            actionLabel={(p) => `Add ${p.display_name} to contacts`}
+            onPick={async (p) => {
+              await app.api.addContact(p.user_id);
+              await app.loadContacts();
+              app.toast(`${p.display_name} added to your contacts`);
+              setAdding(false);
+            }}
+          />
+        ) : (
+          <>
+            <button type="button" className="list-row action-row" onClick={() => setAdding(true)}>
+              <span className="round-icon">+</span>
+              <span className="row-title">Add contact</span>
+            </button>
+            {error && <p className="form-error pad" role="alert">{error}</p>}
+            <ContactsList onRemove={setRemoving} onError={setError} />
+          </>
+        )}
+      </div>
+      {removing && (
+        <Confirm title={`Remove ${removing.display_name}?`} body="They will no longer be in your contacts. Your chats stay." confirm="Remove" danger
+          onCancel={() => setRemoving(null)}
+          onConfirm={async () => {
+            await app.api.removeContact(removing.user_id);
+            await app.loadContacts();
+            setRemoving(null);
+          }} />
+      )}
+    </div>
+  );
+}
+
+function ContactsList({ onRemove, onError }: { onRemove: (p: Profile) => void; onError: (e: string) => void }) {
+  const contacts = useApp((s) => s.contacts);
+  useEffect(() => {
+    app.loadContacts().catch((e) => onError(errorText(e)));
+  }, [onError]);
+  if (contacts === null) return <p className="empty">Loading…</p>;
+  if (contacts.length === 0) return <p className="empty">No contacts yet.</p>;
+  return (
+    <ul className="plain-list" aria-label="Contact list">
+      {contacts.map((c) => (
+        <li key={c.profile.user_id} className="list-row static">
+          <Avatar id={c.profile.user_id} name={c.profile.display_name} size={40} />
+          <span className="row-main">
+            <span className="row-title">{c.profile.display_name}</span>
+            <span className="row-sub">{c.added ? c.profile.about || `@${c.profile.username}` : 'From your chats (not added)'}</span>
+          </span>
+          <button type="button" className="btn-small" aria-label={`Message ${c.profile.display_name}`} onClick={() => app.startDirect(c.profile.user_id).catch((e) => onError(errorText(e)))}>Message</button>
+          {c.added ? (
+            <button type="button" className="btn-small danger" aria-label={`Remove ${c.profile.display_name} from contacts`} onClick={() => onRemove(c.profile)}>Remove</button>
+          ) : (
+            <button type="button" className="btn-small" aria-label={`Add ${c.profile.display_name} to contacts`}
+              onClick={() => app.api.addContact(c.profile.user_id).then(() => app.loadContacts()).catch((e) => onError(errorText(e)))}>Add</button>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
