@@ -33,6 +33,7 @@ pub struct Settings {
     pub auth: Auth,
     pub limits: Limits,
     pub presence: Presence,
+    pub metrics: Metrics,
     pub log: Log,
 }
 
@@ -91,6 +92,20 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Presence {
     pub typing_ttl_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Own listener for `/metrics`; `None` when the setting is empty.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
+    pub bearer_token: String,
+}
+
+fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() { Ok(None) } else { s.trim().parse().map(Some).map_err(serde::de::Error::custom) }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -222,6 +237,9 @@ impl Settings {
         }
         if self.limits.outbound_queue < 16 {
             return Err(invalid("limits.outbound_queue", "must be at least 16"));
+        }
+        if !self.metrics.bearer_token.is_empty() && self.metrics.bearer_token.len() < 16 {
+            return Err(invalid("metrics.bearer_token", "must be empty or at least 16 characters"));
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(invalid("log.level", "must be error, warn, info, debug or trace"));

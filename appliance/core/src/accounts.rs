@@ -13,6 +13,7 @@ use parley_types::{ErrorCode, ServerName, SessionId, UserId, Username, now_milli
 
 use crate::error::{CoreError, Result, taken};
 use crate::hub::encode;
+use crate::metrics::{Limited, LoginFailure};
 use crate::{Core, Inner, convert, passwords, tokens};
 
 /// Who is calling: established from a verified access token of a live session.
@@ -197,19 +198,23 @@ impl Core {
 
     /// `POST /api/auth/login`: rate-limited per account and per client IP.
     pub async fn login(&self, req: LoginRequest, ip: &str) -> Result<TokenResponse> {
-        check_limit(&self.inner.login_by_ip, format!("login:{ip}"))?;
+        let m = &self.inner.metrics;
+        check_limit(&self.inner.login_by_ip, format!("login:{ip}"))
+            .inspect_err(|_| m.rate_limited(Limited::LoginPerIp))?;
         let key = login_key(&req.login, &self.inner.server);
-        check_limit(&self.inner.login_by_account, key.clone().unwrap_or_else(|| req.login.clone()))?;
+        check_limit(&self.inner.login_by_account, key.clone().unwrap_or_else(|| req.login.clone()))
+            .inspect_err(|_| m.rate_limited(Limited::LoginPerAccount))?;
         let user = match &key {
             Some(k) => self.inner.store.user_by_login(k).await?,
             None => None,
         };
         let ok = passwords::verify(req.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
         let Some(user) = user.filter(|_| ok) else {
-            self.inner.counters.login_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.metrics.login_failed(LoginFailure::BadCredentials);
             return Err(CoreError::InvalidCredentials);
         };
         if user.disabled {
+            self.inner.metrics.login_failed(LoginFailure::Disabled);
             return Err(CoreError::AccountDisabled);
         }
         self.open_session(convert::profile(&user, true)?).await

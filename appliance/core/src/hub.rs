@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -21,7 +22,8 @@ pub type ConnId = u64;
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A chat log entry; the connection drops it if already sent and fills gaps before it.
-    Entry { chat: ChatId, seq: Seq, frame: Arc<str> },
+    /// `received` is when the core received the send (for the send→deliver latency).
+    Entry { chat: ChatId, seq: Seq, frame: Arc<str>, received: Instant },
     /// The ack of this connection's own send (stands in for the entry on this connection).
     Ack { chat: ChatId, seq: Seq, frame: Arc<str>, in_order: bool },
     /// Any other frame (receipts, typing, presence, chat changes, errors).
@@ -140,6 +142,7 @@ impl Hub {
         seq: Seq,
         frame: &Arc<str>,
         origin: Option<(ConnId, Arc<str>)>,
+        received: Instant,
     ) {
         for u in users {
             if let Some(list) = self.conns.get(u) {
@@ -148,7 +151,7 @@ impl Hub {
                         Some((id, ack)) if *id == c.id => {
                             Outbound::Ack { chat: chat.clone(), seq, frame: ack.clone(), in_order: true }
                         }
-                        _ => Outbound::Entry { chat: chat.clone(), seq, frame: frame.clone() },
+                        _ => Outbound::Entry { chat: chat.clone(), seq, frame: frame.clone(), received },
                     };
                     Self::push(c, item);
                 }

@@ -14,6 +14,7 @@ mod convert;
 mod error;
 pub mod hub;
 mod live;
+pub mod metrics;
 mod passwords;
 pub mod tokens;
 mod writer;
@@ -35,13 +36,6 @@ pub use chat_state::{ChatState, MemberInfo};
 pub use error::{CoreError, Result};
 pub use live::Connection;
 
-/// Counters the server exports (Prometheus comes with the operations issue).
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub messages_committed: AtomicU64,
-    pub login_failures: AtomicU64,
-}
-
 pub(crate) struct Inner {
     pub settings: Settings,
     pub server: ServerName,
@@ -57,7 +51,9 @@ pub(crate) struct Inner {
     writer_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Stops the writer (it holds an `Inner`, so it would otherwise keep the store open).
     pub stop: tokio_util::sync::CancellationToken,
-    pub counters: Counters,
+    pub metrics: metrics::Metrics,
+    /// Set once shutdown begins: readiness turns false so load balancers drain first.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The appliance's domain services; cheap to clone.
@@ -97,7 +93,8 @@ impl Core {
             writer: tx,
             writer_task: parking_lot::Mutex::new(None),
             stop: tokio_util::sync::CancellationToken::new(),
-            counters: Counters::default(),
+            metrics: metrics::Metrics::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let task = writer::spawn(inner.clone(), rx);
         *inner.writer_task.lock() = Some(task);
@@ -123,17 +120,25 @@ impl Core {
         &self.inner.server
     }
 
-    pub fn counters(&self) -> &Counters {
-        &self.inner.counters
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Marks the appliance as stopping: `ready` answers false from now on.
+    pub fn begin_shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Relaxed);
     }
 
     pub fn connection_count(&self) -> usize {
         self.inner.hub.connection_count()
     }
 
-    /// True when the database answers.
-    pub async fn ready(&self) -> bool {
-        self.inner.store.ping().await.is_ok()
+    /// Whether the appliance can serve: not stopping, and the database answers.
+    pub async fn ready(&self) -> std::result::Result<(), &'static str> {
+        if self.inner.stopping.load(Ordering::Relaxed) {
+            return Err("shutting down");
+        }
+        self.inner.store.ping().await.map_err(|_| "database unavailable")
     }
 }
 
@@ -187,11 +192,11 @@ impl Inner {
         origin: Option<hub::ConnId>,
     ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
         let (tx, rx) = oneshot::channel();
-        self.writer.send(writer::Job { op, origin, reply: tx }).await.map_err(|_| CoreError::Unavailable)?;
+        let received = std::time::Instant::now();
+        self.writer
+            .send(writer::Job { op, origin, reply: tx, received })
+            .await
+            .map_err(|_| CoreError::Unavailable)?;
         Ok(rx)
-    }
-
-    pub(crate) fn metrics_committed(&self, n: usize) {
-        self.counters.messages_committed.fetch_add(n as u64, Ordering::Relaxed);
     }
 }

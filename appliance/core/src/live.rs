@@ -133,8 +133,15 @@ impl Connection {
         match item {
             Outbound::Frame(f) => vec![f],
             Outbound::Ack { frame, in_order: false, .. } => vec![frame],
-            Outbound::Ack { chat, seq, frame, in_order: true } | Outbound::Entry { chat, seq, frame } => {
-                self.in_order(chat, seq, frame).await
+            Outbound::Ack { chat, seq, frame, in_order: true } => self.in_order(chat, seq, frame).await,
+            Outbound::Entry { chat, seq, frame, received } => {
+                let out = self.in_order(chat, seq, frame).await;
+                let m = &self.core.inner.metrics;
+                if !out.is_empty() {
+                    m.send_deliver.observe(received.elapsed().as_secs_f64());
+                }
+                m.messages_delivered.inc_by(out.len() as u64);
+                out
             }
         }
     }
@@ -248,6 +255,7 @@ impl Connection {
             self.sent.insert(chat, from.max(cursor));
         }
         self.synced = true;
+        inner.metrics.messages_delivered.inc_by(messages);
         out.push(encode(&ServerFrame::SyncDone { chats, messages }));
         Ok(out)
     }

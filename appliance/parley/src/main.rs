@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use sd_notify::NotifyState;
+use tokio_util::sync::CancellationToken;
 
 use parley_config::{LogFormat, Settings, Source};
 use parley_core::{Core, NewUser};
@@ -86,6 +88,7 @@ fn load_settings(args: &ConfigArgs) -> anyhow::Result<Settings> {
             ("PARLEY__STORAGE__DATA_DIR", ".parley-dev"),
             ("PARLEY__HTTP__LISTEN", "127.0.0.1:8080"),
             ("PARLEY__LOG__FORMAT", "text"),
+            ("PARLEY__METRICS__LISTEN", "127.0.0.1:0"),
         ];
         for (k, v) in dev {
             if !env.iter().any(|(ek, _)| ek == k) {
@@ -168,27 +171,80 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(settings.http.listen)
         .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
     let addr = listener.local_addr()?;
-    if settings.tls_enabled() {
+
+    // One token for the whole stop sequence: readiness off, listeners stop accepting, sockets
+    // close with a reason, then the writer commits what is queued (`core.shutdown`).
+    let stop = CancellationToken::new();
+    let mut helpers = tokio::task::JoinSet::new();
+    helpers.spawn({
+        let (stop, core) = (stop.clone(), core.clone());
+        async move {
+            shutdown_signal().await;
+            core.begin_shutdown();
+            let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
+            stop.cancel();
+        }
+    });
+    if let Some(metrics_addr) = settings.metrics.listen {
+        let l = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on {metrics_addr} (metrics.listen)"))?;
+        eprintln!("  Prometheus metrics at http://{}/metrics", l.local_addr()?);
+        let served = parley_server::serve_metrics(l, core.clone(), stop.clone().cancelled_owned());
+        helpers.spawn(async move {
+            if let Err(e) = served.await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
+    let mut watchdog_usec = 0;
+    if sd_notify::watchdog_enabled(false, &mut watchdog_usec) {
+        // Pet the watchdog only while the database answers, so systemd restarts a wedged appliance.
+        let core = core.clone();
+        let every = std::time::Duration::from_micros(watchdog_usec / 2);
+        helpers.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if core.ready().await.is_ok() {
+                    let _ = sd_notify::notify(false, &[NotifyState::Watchdog]);
+                }
+            }
+        });
+    }
+
+    let served = if settings.tls_enabled() {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTPS");
         eprintln!("  Parley is listening on https://{addr}");
+        let _ = sd_notify::notify(false, &[NotifyState::Ready]);
         parley_server::serve_tls(
             listener,
             core.clone(),
             &settings.http.tls_cert,
             &settings.http.tls_key,
-            shutdown_signal(),
+            stop.clone().cancelled_owned(),
         )
         .await
-        .context("HTTPS server failed (check http.tls_cert and http.tls_key)")?;
+        .context("HTTPS server failed (check http.tls_cert and http.tls_key)")
     } else {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTP");
         eprintln!("  Parley is listening on http://{addr}");
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        parley_server::serve(listener, core.clone(), shutdown_signal()).await?;
-    }
+        let _ = sd_notify::notify(false, &[NotifyState::Ready]);
+        parley_server::serve(listener, core.clone(), stop.clone().cancelled_owned())
+            .await
+            .context("HTTP server failed")
+    };
+    // Flush queued commits even when serving failed, and drop every handle on the database
+    // inside the runtime so the engine closes cleanly.
+    stop.cancel();
+    helpers.abort_all();
+    while helpers.join_next().await.is_some() {}
     core.shutdown().await;
-    Ok(())
+    drop(core);
+    tracing::info!("stopped");
+    served
 }
 
 fn main() -> anyhow::Result<()> {

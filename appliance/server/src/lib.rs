@@ -10,6 +10,7 @@
 
 mod error;
 mod extract;
+mod metrics;
 mod routes;
 mod ui;
 mod ws;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use parley_core::Core;
 
 pub use error::ApiError;
+pub use metrics::serve_metrics;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -41,6 +43,8 @@ pub fn router(core: Core, shutdown: CancellationToken) -> Router {
     let state = AppState { core, trusted_proxies: Arc::new(trusted), shutdown };
     routes::router()
         .merge(ws::router())
+        .route("/metrics", axum::routing::get(metrics::guarded))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

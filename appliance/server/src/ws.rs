@@ -18,6 +18,8 @@ use governor::{Quota, RateLimiter};
 use parley_types::ErrorCode;
 use parley_types::protocol::{ClientFrame, ServerFrame};
 
+use parley_core::metrics::Limited;
+
 use crate::{ApiError, AppState};
 
 /// Hard cap on a WebSocket message; the configured frame limit below it gets an error frame.
@@ -102,6 +104,7 @@ async fn run(s: AppState, socket: WebSocket) {
     };
 
     let mut conn = s.core.connect(ctx);
+    let _connected = Connected::new(s.core.metrics().connected_clients.with_label_values(&["websocket"]));
     let mut rx = conn.take_outbound();
     let closer = conn.closer.clone();
     let per_sec = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
@@ -154,6 +157,7 @@ async fn run(s: AppState, socket: WebSocket) {
                         continue;
                     }
                     if limiter.check().is_err() {
+                        s.core.metrics().rate_limited(Limited::ClientFrames);
                         let _ = sink.send(error(ErrorCode::RateLimited, "too many frames; slow down")).await;
                         continue;
                     }
@@ -179,6 +183,23 @@ async fn run(s: AppState, socket: WebSocket) {
         }
     }
     conn.close().await;
+}
+
+/// Counts a live connection in `parley_connected_clients` for as long as it exists, whichever
+/// way the connection ends.
+struct Connected(prometheus::IntGauge);
+
+impl Connected {
+    fn new(gauge: prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 #[cfg(test)]

@@ -334,9 +334,16 @@ impl WsClient {
 
     /// Waits until the socket is closed by the server; returns the close code.
     pub async fn closed(&mut self) -> Option<u16> {
+        self.close_frame().await.map(|(code, _)| code)
+    }
+
+    /// Waits until the socket is closed by the server; returns the close code and reason.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
         loop {
             match tokio::time::timeout(FRAME_TIMEOUT, self.ws.next()).await {
-                Ok(Some(Ok(WsMessage::Close(frame)))) => return frame.map(|f| f.code.into()),
+                Ok(Some(Ok(WsMessage::Close(frame)))) => {
+                    return frame.map(|f| (f.code.into(), f.reason.to_string()));
+                }
                 Ok(Some(Ok(_))) => continue,
                 Ok(None) | Ok(Some(Err(_))) => return None,
                 Err(_) => panic!("socket not closed in time"),

@@ -52,6 +52,8 @@ pub(crate) struct Job {
     /// The connection that sent it, which gets the ack in order with its other frames.
     pub origin: Option<ConnId>,
     pub reply: oneshot::Sender<Result<Outcome>>,
+    /// When the core received it: the start of the send→ack and send→deliver latencies.
+    pub received: std::time::Instant,
 }
 
 /// A chat as the writer is changing it within one batch.
@@ -187,7 +189,10 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
         }
     }
 
-    if let Err(e) = inner.store.commit_batch(&pending.batch).await {
+    let started = std::time::Instant::now();
+    let committed = inner.store.commit_batch(&pending.batch).await;
+    inner.metrics.db_commit.observe(started.elapsed().as_secs_f64());
+    if let Err(e) = committed {
         tracing::error!(error = %e, "batch commit failed");
         for chat in works.keys() {
             inner.chats.remove(chat);
@@ -208,11 +213,16 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
             );
         }
     }
+    inner.metrics.db_commit_entries.observe(pending.entries.len() as f64);
     let mut acks: HashMap<usize, (ConnId, String)> = HashMap::new();
+    // Sends by entry: when each was received (system entries count from the batch start).
+    let mut received: HashMap<usize, std::time::Instant> = HashMap::new();
     for (job, p) in &planned {
-        if let (Planned::Entry { index }, Some(origin), Op::Send { client_id, .. }) = (p, job.origin, &job.op)
-        {
-            acks.insert(*index, (origin, client_id.clone()));
+        if let (Planned::Entry { index }, Op::Send { client_id, .. }) = (p, &job.op) {
+            received.insert(*index, job.received);
+            if let Some(origin) = job.origin {
+                acks.insert(*index, (origin, client_id.clone()));
+            }
         }
     }
     for (i, e) in pending.entries.iter().enumerate() {
@@ -220,10 +230,14 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
         let origin = acks.get(&i).map(|(conn, client_id)| {
             (*conn, encode(&ServerFrame::Ack { client_id: client_id.clone(), message: e.message.clone() }))
         });
-        inner.hub.send_entry(&e.recipients, &e.message.chat_id, e.message.seq, &frame, origin);
+        let at = received.get(&i).copied().unwrap_or(started);
+        inner.hub.send_entry(&e.recipients, &e.message.chat_id, e.message.seq, &frame, origin, at);
     }
-    inner.metrics_committed(pending.entries.len());
+    inner.metrics.messages_accepted.inc_by(received.len() as u64);
     for (job, p) in planned {
+        if matches!(job.op, Op::Send { .. }) {
+            inner.metrics.send_ack.observe(job.received.elapsed().as_secs_f64());
+        }
         let outcome = match p {
             Planned::Entry { index } => Outcome::Entry(Box::new(pending.entries[index].message.clone())),
             Planned::Duplicate { index } => {

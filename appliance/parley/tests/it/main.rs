@@ -8,4 +8,5 @@ mod child;
 mod durability;
 mod edge;
 mod groups;
+mod ops;
 mod realtime;

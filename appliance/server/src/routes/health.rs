@@ -13,11 +13,10 @@ pub async fn live() -> axum::Json<Health> {
     axum::Json(Health { status: "ok".into() })
 }
 
-/// `GET /health/ready`: the database answers.
+/// `GET /health/ready`: not shutting down, and the database answers.
 pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
-    if s.core.ready().await {
-        (StatusCode::OK, axum::Json(Health { status: "ready".into() }))
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: "database unavailable".into() }))
+    match s.core.ready().await {
+        Ok(()) => (StatusCode::OK, axum::Json(Health { status: "ready".into() })),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: why.into() })),
     }
 }
