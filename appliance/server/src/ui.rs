@@ -15,7 +15,8 @@ use rust_embed::{EmbeddedFile, RustEmbed};
 use crate::ApiError;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../web-client/dist"]
+// Relative to this crate's manifest (rust-embed expands `$VARS` only with a feature).
+#[folder = "../../web-client/dist"]
 #[allow_missing = true]
 struct WebClient;
 
