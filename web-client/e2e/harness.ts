@@ -35,7 +35,7 @@ export async function startServer(): Promise<Server> {
     const timer = setTimeout(() => reject(new Error(`parley did not start within 30 s:\n${log}`)), 30_000);
     const onData = (d: Buffer) => {
       log += d.toString().replace(ANSI, '');
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(log);
+      const m = /listening on (http:\/\/[\d.:]+)\r?\n/.exec(log);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);

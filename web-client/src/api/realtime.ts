@@ -78,6 +78,14 @@ export class Realtime {
     this.setState('offline');
   }
 
+  /** The network is gone (browser `offline` event): drop the socket now instead of waiting for a ping timeout. */
+  disconnect() {
+    const ws = this.ws;
+    if (!ws) return;
+    ws.close(4000, 'offline');
+    this.closed(ws, 4000);
+  }
+
   /** Skip the backoff wait (the browser came back online, or the user asked). */
   retryNow() {
     if (this.stopped || this.ws) return;

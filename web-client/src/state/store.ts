@@ -96,6 +96,7 @@ export class AppController {
     if (typeof window !== 'undefined') {
       window.addEventListener('popstate', () => this.set({ openChatId: chatFromPath(location.pathname) }));
       window.addEventListener('online', () => this.rt?.retryNow());
+      window.addEventListener('offline', () => this.rt?.disconnect());
       window.addEventListener('storage', (e) => {
         // Signed out in another tab.
         if (e.key === 'parley.tokens' && !e.newValue && this.state.phase === 'signed_in') this.sessionEnded('signed_out');
@@ -385,7 +386,10 @@ export class AppController {
     if (this.receivedTimer) return;
     this.receivedTimer = setTimeout(() => {
       this.receivedTimer = null;
-      for (const [chat_id, s] of this.receivedDue) this.rt?.send({ type: 'received', chat_id, seq: s });
+      for (const [chat_id, s] of this.receivedDue) {
+        const c = this.state.chats[chat_id];
+        if (c && !c.removed) this.rt?.send({ type: 'received', chat_id, seq: s });
+      }
       this.receivedDue.clear();
     }, 150);
   }
@@ -432,8 +436,12 @@ export class AppController {
           this.queueReceived(m.chat_id, m.seq);
           if (isNew && m.kind === 'text') this.notify(m);
         }
-        if (m.kind === 'system' && (m.event?.event === 'member_added' || m.event?.event === 'member_removed' || m.event?.event === 'member_left')) {
-          // Membership changed: the chat frame follows for others; refresh to be sure.
+        const ev = m.event;
+        if (ev && (ev.event === 'member_removed' || ev.event === 'member_left') && ev.user_id === me) {
+          // chat_removed follows; from now on the chat is read-only for me.
+          this.setChat(m.chat_id, (c) => ({ ...c, removed: true, typing: {} }));
+        } else if (ev && isNew && (ev.event === 'member_added' || ev.event === 'member_removed' || ev.event === 'member_left')) {
+          // Membership changed: refresh the member list (a chat frame also follows).
           this.refreshChat(m.chat_id).catch(() => {});
         }
         break;

@@ -5,7 +5,7 @@ import { tickState, typingUsers, visiblePending, type ChatData } from '../state/
 import { app, errorText, useApp } from '../state/store';
 import { Avatar, Confirm, MenuButton, Ticks, type MenuItem } from './common';
 import { colorFor, dayLabel, displayName, lastSeen, sameDay, systemText, timeOf } from './format';
-import { IconAttach, IconBack, IconClose, IconDown, IconMenu, IconSearch, IconSend } from './icons';
+import { IconAttach, IconBack, IconBlocked, IconClose, IconDown, IconMenu, IconSearch, IconSend } from './icons';
 import { ContactInfo, GroupInfo, MessageInfoPanel } from './InfoPanels';
 
 const drafts = new Map<string, string>();
@@ -123,7 +123,8 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
   const anchor = useRef<{ height: number; top: number } | null>(null);
   const name = (u: string) => displayName(u, profiles, me);
   // Where the unread divider goes: fixed when the chat is opened.
-  const [unreadFrom] = useState(() => (s.unread > 0 ? s.my_read_seq : null));
+  const [unreadAtOpen] = useState(() => (s.unread > 0 ? { from: s.my_read_seq, count: s.unread } : null));
+  const unreadFrom = unreadAtOpen?.from ?? null;
   const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
   useEffect(() => {
     const on = () => setVisible(document.visibilityState === 'visible');
@@ -211,7 +212,7 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
     if (!prev || !sameDay(prev.at, m.created_at)) items.push(dayItem(m.created_at));
     if (!dividerDone && unreadFrom !== null && m.seq > unreadFrom && m.sender !== me && m.kind === 'text') {
       dividerDone = true;
-      items.push(<li key="unread" className="unread-divider" role="separator"><span>{s.unread > 0 ? `${s.unread} unread message${s.unread === 1 ? '' : 's'}` : 'Unread messages'}</span></li>);
+      items.push(<li key="unread" className="unread-divider" role="separator"><span>{`${unreadAtOpen!.count} unread message${unreadAtOpen!.count === 1 ? '' : 's'}`}</span></li>);
     }
     const first = !prev || prev.sender !== m.sender || prev.kind !== 'text' || !sameDay(prev.at, m.created_at);
     if (m.kind === 'system') {
@@ -295,7 +296,7 @@ function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, onReply, 
         {group && !mine && first && <div className="sender" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</div>}
         {quoted && <Quote m={quoted} name={name} onJump={onJump} />}
         {m.reply_to && !quoted && <div className="quote quote-missing">Reply to an earlier message</div>}
-        <span className="text">{m.deleted ? <em>🚫 {mine ? 'You deleted this message' : 'This message was deleted'}</em> : linkify(m.text ?? '')}</span>
+        <span className="text">{m.deleted ? <em className="deleted-text"><IconBlocked /> {mine ? 'You deleted this message' : 'This message was deleted'}</em> : linkify(m.text ?? '')}</span>
         <span className="meta">
           {m.edited_at && !m.deleted && <span className="edited">Edited</span>}
           <time dateTime={new Date(m.created_at).toISOString()}>{timeOf(m.created_at)}</time>

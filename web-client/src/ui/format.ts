@@ -57,17 +57,22 @@ export function displayName(id: UserId, profiles: Record<UserId, Profile>, me?: 
   return profiles[id]?.display_name ?? id.split('@')[0];
 }
 
-export function systemText(e: SystemEvent | undefined, name: (u: UserId) => string): string {
+export function systemText(e: SystemEvent | undefined, subject: (u: UserId) => string): string {
   if (!e) return '';
+  // "You removed Bob", "Ana removed you".
+  const name = (u: UserId, first = false) => {
+    const n = subject(u);
+    return !first && n === 'You' ? 'you' : n;
+  };
   switch (e.event) {
-    case 'created': return `${name(e.by)} created group "${e.name}"`;
-    case 'member_added': return `${name(e.by)} added ${name(e.user_id)}`;
-    case 'member_removed': return `${name(e.by)} removed ${name(e.user_id)}`;
-    case 'member_left': return `${name(e.user_id)} left`;
-    case 'admin_promoted': return `${name(e.by)} made ${name(e.user_id)} a group admin`;
-    case 'admin_demoted': return `${name(e.by)} dismissed ${name(e.user_id)} as admin`;
-    case 'renamed': return `${name(e.by)} changed the group name to "${e.name}"`;
-    case 'description_changed': return `${name(e.by)} changed the group description`;
+    case 'created': return `${name(e.by, true)} created group "${e.name}"`;
+    case 'member_added': return `${name(e.by, true)} added ${name(e.user_id)}`;
+    case 'member_removed': return `${name(e.by, true)} removed ${name(e.user_id)}`;
+    case 'member_left': return `${name(e.user_id, true)} left`;
+    case 'admin_promoted': return `${name(e.by, true)} made ${name(e.user_id)} a group admin`;
+    case 'admin_demoted': return `${name(e.by, true)} dismissed ${name(e.user_id)} as admin`;
+    case 'renamed': return `${name(e.by, true)} changed the group name to "${e.name}"`;
+    case 'description_changed': return `${name(e.by, true)} changed the group description`;
   }
 }
 
