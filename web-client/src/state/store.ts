@@ -210,7 +210,8 @@ export class AppController {
       cursors: () => cursorsOf(this.state.chats),
       beforeSync: () => this.loadChats(),
       onFrame: (f) => this.onFrame(f),
-      onState: (conn, retryAt) => this.set({ conn, retryAt: retryAt ?? null }),
+      // Presence is only known while connected: never show someone "online" from a stale snapshot.
+      onState: (conn, retryAt) => this.set({ conn, retryAt: retryAt ?? null, ...(conn === 'offline' ? { presence: {} } : {}) }),
       onSessionEnded: (c) => this.sessionEnded(c),
       outbox: this.outbox,
     });

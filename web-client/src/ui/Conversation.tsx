@@ -28,6 +28,15 @@ export function Conversation({ chatId }: { chatId: string }) {
     setReplyTo(null);
     setEditing(null);
   }, [chatId]);
+  // Escape closes the side panel (info), like WhatsApp Web.
+  useEffect(() => {
+    if (!side) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('dialog[open], [role=menu]')) setSide(null);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [side]);
   // Typing indicators and "last seen" age without frames: re-render every few seconds.
   useEffect(() => {
     const t = setInterval(() => setTick((n) => n + 1), 3000);

@@ -145,7 +145,7 @@ export function GroupInfo({ chat, onClose }: { chat: ChatData; onClose: () => vo
                   <Avatar id={m.user_id} name={displayName(m.user_id, profiles)} size={40} />
                   <span className="row-main">
                     <span className="row-title">{m.user_id === me ? 'You' : n}</span>
-                    <span className="row-sub">{profiles[m.user_id]?.about ?? ''}</span>
+                    <span className="row-sub">{profiles[m.user_id]?.about || `@${profiles[m.user_id]?.username ?? m.user_id.split('@')[0]}`}</span>
                   </span>
                   {m.role === 'admin' && <span className="admin-badge">Group admin</span>}
                   {items.length > 0 && <MenuButton label={`Options for ${n}`} icon={<span aria-hidden="true">⌄</span>} items={items} className="icon-btn small" />}
