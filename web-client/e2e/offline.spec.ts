@@ -76,7 +76,7 @@ test('a sender without network queues messages with a clock and sends them when 
 
 test('phone width shows one pane at a time', async ({ browser }) => {
   const fay = await register(browser, server, watch, 'fay', 'Fay Wong');
-  await register(browser, server, watch, 'gus', 'Gus Hart');
+  const gus = await register(browser, server, watch, 'gus', 'Gus Hart');
   await startChatWith(fay.page, 'gus', 'Gus Hart');
   await send(fay.page, 'queued two');
   await fay.context.close();
@@ -96,4 +96,5 @@ test('phone width shows one pane at a time', async ({ browser }) => {
   await expect(list).toBeVisible();
   await expect(page.getByTestId('conv-name')).toHaveCount(0);
   await context.close();
+  await gus.context.close();
 });
