@@ -154,8 +154,9 @@ export function bubbles(page: Page) {
   return page.getByRole('log', { name: 'Messages' }).getByTestId('bubble');
 }
 
+/** The bubble whose own text (not a quote, not the time) contains `text`. */
 export function bubble(page: Page, text: string) {
-  return bubbles(page).filter({ hasText: text });
+  return bubbles(page).filter({ has: page.locator('.text', { hasText: text }) });
 }
 
 export function chatRow(page: Page, name: string | RegExp) {

@@ -90,6 +90,7 @@ export class AppController {
   private readSent = new Map<string, number>();
   private toastId = 0;
   private presenceKey = '';
+  private lastListIds = new Set<string>();
 
   constructor() {
     this.api = new RestClient({ store: new LocalTokenStore(), onSessionEnded: (c) => this.sessionEnded(c) });
@@ -158,6 +159,13 @@ export class AppController {
   private sessionEnded(reason: string | null) {
     this.rt?.stop();
     this.rt = null;
+    // An explicit logout forgets unsent messages; a revoked session keeps them for the next login.
+    if (reason === null && this.state.me) localStorage.removeItem(`parley.outbox.${this.state.me.user_id}`);
+    this.outbox = null;
+    this.lastListIds = new Set();
+    this.readSent.clear();
+    this.profileRequests.clear();
+    this.presenceKey = '';
     this.api.store.set(null);
     const message =
       reason === null || reason === 'signed_out'
@@ -228,18 +236,19 @@ export class AppController {
   // ---- chats ----
   async loadChats() {
     const list = await this.api.chats();
-    const me = this.state.me!.user_id;
     this.set((s) => {
       const chats: Record<string, ChatData> = {};
       for (const summary of list) chats[summary.chat_id] = applySummary(s.chats[summary.chat_id], summary);
       for (const [id, c] of Object.entries(s.chats)) {
-        if (!chats[id]) chats[id] = { ...c, removed: true };
+        // Gone from the list since the last fetch: I left or was removed while away. A chat
+        // that was not in the last list either was created meanwhile and is kept as it is.
+        if (!chats[id]) chats[id] = this.lastListIds.has(id) ? { ...c, removed: true } : c;
       }
       return { chats, chatsLoaded: true };
     });
+    this.lastListIds = new Set(list.map((c) => c.chat_id));
     for (const c of list) this.ensureMembers(c);
     this.updatePresenceSubscription();
-    void me;
   }
 
   private ensureMembers(c: ChatSummary) {
