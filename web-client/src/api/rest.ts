@@ -1,6 +1,6 @@
 // Typed REST client with bearer tokens and single-use refresh tokens (docs/protocol.md §6, §7).
 import type {
-  ChatSummary, Contact, HistoryPage, Message, MessageInfo, Profile, TokenResponse, UserId, Visibility,
+  ChatSummary, Contact, HistoryPage, Message, MessageInfo, MessageSearchPage, Profile, TokenResponse, UserId, Visibility,
 } from './types';
 
 export class ApiError extends Error {
@@ -140,7 +140,7 @@ export class RestClient {
     this.onSessionEnded?.(code);
   }
 
-  private async raw<T>(method: Method, path: string, body: unknown, token: string | null): Promise<T> {
+  private async raw<T>(method: Method, path: string, body: unknown, token: string | null, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -150,12 +150,20 @@ export class RestClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
     } catch {
+      if (signal?.aborted) throw new ApiError(0, 'aborted', 'The request was cancelled.');
       throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection.');
     }
     if (res.status === 204) return undefined as T;
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch {
+      if (signal?.aborted) throw new ApiError(0, 'aborted', 'The request was cancelled.');
+      throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection.');
+    }
     let json: unknown = undefined;
     if (text) {
       try {
@@ -178,15 +186,15 @@ export class RestClient {
   }
 
   /** An authenticated request; retried once after a refresh when the access token expired. */
-  async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const token = await this.accessToken();
     try {
-      return await this.raw<T>(method, path, body, token);
+      return await this.raw<T>(method, path, body, token, signal);
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         if (e.code === 'unauthenticated') {
           const fresh = await this.refresh(token);
-          return this.raw<T>(method, path, body, fresh);
+          return this.raw<T>(method, path, body, fresh, signal);
         }
         if (SESSION_ENDED_CODES.has(e.code)) this.endSession(e.code);
       }
@@ -246,6 +254,20 @@ export class RestClient {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before != null) q.set('before', String(before));
     return this.request<HistoryPage>('GET', `/api/chats/${enc(id)}/messages?${q}`);
+  }
+  // ---- search ----
+  /** Message search over my chats (or one with `chat_id`); `q` must not be blank. */
+  searchMessages(p: { q: string; chat_id?: string; order?: 'newest' | 'best'; offset?: number; limit?: number }, signal?: AbortSignal) {
+    const q = new URLSearchParams({ q: p.q });
+    if (p.chat_id) q.set('chat_id', p.chat_id);
+    if (p.order) q.set('order', p.order);
+    if (p.offset) q.set('offset', String(p.offset));
+    if (p.limit) q.set('limit', String(p.limit));
+    return this.request<MessageSearchPage>('GET', `/api/search/messages?${q}`, undefined, signal);
+  }
+  /** User directory search (prefix and typo tolerant), best first. */
+  searchUsers(q: string, limit = 20, signal?: AbortSignal) {
+    return this.request<Profile[]>('GET', `/api/search/users?${new URLSearchParams({ q, limit: String(limit) })}`, undefined, signal);
   }
   messageInfo(id: string, seq: number) { return this.request<MessageInfo>('GET', `/api/chats/${enc(id)}/messages/${seq}/info`); }
 }

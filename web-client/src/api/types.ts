@@ -107,6 +107,22 @@ export interface MessageInfo {
   state: ReceiptState;
 }
 
+/** One message search hit; `highlights` are UTF-8 byte ranges [start, end) into `snippet`. */
+export interface SearchHit {
+  chat_id: ChatId;
+  seq: Seq;
+  sender: UserId;
+  created_at: Millis;
+  snippet: string;
+  highlights: [number, number][];
+}
+
+export interface MessageSearchPage {
+  total: number;
+  offset: number;
+  hits: SearchHit[];
+}
+
 export interface ErrorBody {
   code: string;
   message: string;

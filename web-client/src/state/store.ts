@@ -19,6 +19,15 @@ export interface Toast {
   text: string;
 }
 
+export interface JumpTarget {
+  chatId: string;
+  seq: number;
+  /** Distinguishes two jumps to the same message. */
+  id: number;
+  /** Set once the history around `seq` is loaded (or could not be). */
+  ready: boolean;
+}
+
 export interface AppState {
   /** null until we know whether a stored session exists. */
   phase: 'starting' | 'signed_out' | 'signed_in';
@@ -33,6 +42,8 @@ export interface AppState {
   presence: Record<UserId, Presence>;
   contacts: Contact[] | null;
   openChatId: string | null;
+  /** A message to scroll to and flash once it is on screen (search results, replies). */
+  jumpTo: JumpTarget | null;
   toast: Toast | null;
   notificationPermission: NotificationPermission | 'unsupported';
 }
@@ -50,6 +61,7 @@ const initial: AppState = {
   presence: {},
   contacts: null,
   openChatId: null,
+  jumpTo: null,
   toast: null,
   notificationPermission: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
 };
@@ -91,6 +103,8 @@ export class AppController {
   private toastId = 0;
   private presenceKey = '';
   private lastListIds = new Set<string>();
+  private opening = new Map<string, Promise<void>>();
+  private jumpId = 0;
 
   constructor() {
     this.api = new RestClient({ store: new LocalTokenStore(), onSessionEnded: (c) => this.sessionEnded(c) });
@@ -284,7 +298,18 @@ export class AppController {
     if (chatId) this.openChat(chatId, false);
   }
 
-  private async openChat(id: string, force: boolean) {
+  private openChat(id: string, force: boolean): Promise<void> {
+    // One first-page fetch per chat at a time (navigate and jump may both ask).
+    const running = this.opening.get(id);
+    if (running && !force) return running;
+    const p = this.doOpenChat(id, force).finally(() => {
+      if (this.opening.get(id) === p) this.opening.delete(id);
+    });
+    this.opening.set(id, p);
+    return p;
+  }
+
+  private async doOpenChat(id: string, force: boolean) {
     let c = this.state.chats[id];
     if (!c) {
       try {
@@ -317,6 +342,54 @@ export class AppController {
     const me = this.state.me!.user_id;
     this.setChat(id, (x) => applyHistory(x, page, me, false));
     for (const m of page.messages) this.ensureProfile(m.sender);
+  }
+
+  /**
+   * Opens a chat at one message (a search hit): loads the history down to `seq` if this device
+   * does not hold it yet, then the conversation scrolls there and flashes it (state.jumpTo).
+   */
+  async showMessage(chatId: string, seq: number) {
+    const id = ++this.jumpId;
+    this.set({ jumpTo: { chatId, seq, id, ready: false } });
+    if (this.state.openChatId !== chatId) this.navigate(chatId);
+    try {
+      await this.openChat(chatId, false);
+      await this.loadUntil(chatId, seq);
+    } catch (e) {
+      if (this.state.jumpTo?.id === id) this.toast(errorText(e));
+    }
+    if (this.state.jumpTo?.id === id) this.set({ jumpTo: { chatId, seq, id, ready: true } });
+  }
+
+  clearJump(id: number) {
+    if (this.state.jumpTo?.id === id) this.set({ jumpTo: null });
+  }
+
+  /**
+   * Loads older history until `seq` (and a few entries above it) is held. History pages are
+   * addressed by seq (`before`), so the missing range is fetched as parallel pages.
+   */
+  async loadUntil(chatId: string, seq: number, context = 20, maxPages = 25) {
+    const c = this.state.chats[chatId];
+    if (!c || !c.loaded || c.nextBefore == null || seq >= c.nextBefore) return;
+    const PAGE = 200;
+    const befores: number[] = [];
+    let b = c.nextBefore;
+    do {
+      befores.push(b);
+      b -= PAGE;
+    } while (b > seq - context && b > 1 && befores.length < maxPages);
+    const pages = await Promise.all(befores.map((before) => this.api.history(chatId, before, PAGE)));
+    const me = this.state.me!.user_id;
+    this.setChat(chatId, (x) => {
+      // Another load may have gone further meanwhile: never move the cursor back up.
+      const prevNext = x.nextBefore;
+      let next = x;
+      for (const page of pages) next = applyHistory(next, page, me, false);
+      if (prevNext == null || (next.nextBefore != null && next.nextBefore > prevNext)) next = { ...next, nextBefore: prevNext };
+      return next;
+    });
+    for (const page of pages) for (const m of page.messages) this.ensureProfile(m.sender);
   }
 
   async startDirect(userId: UserId) {

@@ -7,10 +7,11 @@ import { Avatar, Confirm, MenuButton, Ticks, type MenuItem } from './common';
 import { colorFor, dayLabel, displayName, lastSeen, sameDay, systemText, timeOf } from './format';
 import { IconAttach, IconBack, IconBlocked, IconClose, IconDown, IconMenu, IconSearch, IconSend } from './icons';
 import { ContactInfo, GroupInfo, MessageInfoPanel } from './InfoPanels';
+import { ChatSearchPanel } from './Search';
 
 const drafts = new Map<string, string>();
 
-type Side = { kind: 'info' } | { kind: 'message'; seq: number } | null;
+type Side = { kind: 'info' } | { kind: 'message'; seq: number } | { kind: 'search' } | null;
 
 export function Conversation({ chatId }: { chatId: string }) {
   const chat = useApp((s) => s.chats[chatId]);
@@ -66,6 +67,7 @@ export function Conversation({ chatId }: { chatId: string }) {
   const pending = visiblePending(outbox, chat, me);
   const headerMenu: MenuItem[] = [
     { label: s.kind === 'group' ? 'Group info' : 'Contact info', onSelect: () => setSide({ kind: 'info' }) },
+    { label: 'Search messages', onSelect: () => setSide({ kind: 'search' }) },
     { label: 'Close chat', onSelect: () => app.navigate(null) },
   ];
 
@@ -82,7 +84,8 @@ export function Conversation({ chatId }: { chatId: string }) {
             </span>
           </button>
           <div className="header-actions">
-            <button type="button" className="icon-btn" aria-label="Search messages (coming in a later update)" title="Search in chat is coming in a later update" aria-disabled="true" disabled>
+            <button type="button" className={`icon-btn${side?.kind === 'search' ? ' on' : ''}`} aria-label="Search messages" title="Search messages"
+              aria-pressed={side?.kind === 'search'} onClick={() => setSide(side?.kind === 'search' ? null : { kind: 'search' })}>
               <IconSearch />
             </button>
             <MenuButton label="Chat menu" icon={<IconMenu />} items={headerMenu} />
@@ -102,8 +105,10 @@ export function Conversation({ chatId }: { chatId: string }) {
         )}
       </main>
       {side && (
-        <aside className="side-panel" aria-label={side.kind === 'info' ? (s.kind === 'group' ? 'Group info' : 'Contact info') : 'Message info'}>
-          {side.kind === 'info' ? (
+        <aside className="side-panel" aria-label={side.kind === 'info' ? (s.kind === 'group' ? 'Group info' : 'Contact info') : side.kind === 'search' ? 'Search in chat' : 'Message info'}>
+          {side.kind === 'search' ? (
+            <ChatSearchPanel chat={chat} onClose={() => setSide(null)} />
+          ) : side.kind === 'info' ? (
             s.kind === 'group' ? <GroupInfo chat={chat} onClose={() => setSide(null)} /> : <ContactInfo chat={chat} onClose={() => setSide(null)} />
           ) : (
             <MessageInfoPanel chat={chat} seq={side.seq} onClose={() => setSide(null)} />
@@ -129,6 +134,8 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [deleting, setDeleting] = useState<Message | null>(null);
   const [highlight, setHighlight] = useState<number | null>(null);
+  const flashTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const jump = useApp((st) => st.jumpTo);
   const anchor = useRef<{ height: number; top: number } | null>(null);
   const name = (u: string) => displayName(u, profiles, me);
   // Where the unread divider goes: fixed when the chat is opened.
@@ -201,14 +208,39 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
     if (el.scrollTop < 300) loadOlder();
   };
 
+  const flash = (seq: number, ms: number) => {
+    setHighlight(seq);
+    if (flashTimer.current) clearTimeout(flashTimer.current);
+    flashTimer.current = setTimeout(() => setHighlight(null), ms);
+  };
+  useEffect(() => () => { if (flashTimer.current) clearTimeout(flashTimer.current); }, []);
+
   const jumpTo = (seq: number) => {
     const el = ref.current?.querySelector(`[data-seq="${seq}"]`);
     if (el) {
       el.scrollIntoView({ block: 'center', behavior: 'smooth' });
-      setHighlight(seq);
-      setTimeout(() => setHighlight(null), 1600);
-    } else app.toast('That message is further back: scroll up to load it.');
+      flash(seq, 1600);
+    } else app.showMessage(s.chat_id, seq); // further back: load the history down to it
   };
+
+  // A jump requested from search (or a quote further back): once the message is rendered,
+  // centre it and flash it; if it cannot be loaded, say so.
+  useLayoutEffect(() => {
+    if (!jump || jump.chatId !== s.chat_id || !chat.loaded) return;
+    const el = ref.current?.querySelector<HTMLElement>(`[data-seq="${jump.seq}"]`);
+    if (el) {
+      el.scrollIntoView({ block: 'center' });
+      anchor.current = null;
+      const box = ref.current!;
+      setAtBottom(box.scrollHeight - box.scrollTop - box.clientHeight < 60);
+      flash(jump.seq, 2500);
+      app.clearJump(jump.id);
+    } else if (jump.ready) {
+      app.clearJump(jump.id);
+      app.toast('That message is no longer available.');
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [jump, chat.loaded, messages]);
 
   const bySeq = useMemo(() => new Map(messages.map((m) => [m.seq, m])), [messages]);
   const items: React.ReactNode[] = [];

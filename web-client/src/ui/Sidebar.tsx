@@ -5,6 +5,7 @@ import { Avatar, MenuButton, Ticks, type TickKind } from './common';
 import { displayName, listTime, preview } from './format';
 import { IconBell, IconClose, IconMenu, IconNewChat, IconOffline } from './icons';
 import { ContactsPanel, NewChatPanel, NewGroupPanel, ProfilePanel } from './Panels';
+import { GlobalSearchResults, SEARCH_MAX } from './Search';
 
 type Mode = 'chats' | 'new-chat' | 'new-group' | 'profile' | 'contacts';
 
@@ -104,7 +105,8 @@ function ChatList({ onNewChat }: { onNewChat: () => void }) {
     <>
       <div className="filter-bar">
         <div className="filter-input">
-          <input type="search" aria-label="Search or filter chats" placeholder="Search or filter chats" value={filter} onChange={(e) => setFilter(e.target.value)}
+          <input type="search" aria-label="Search or filter chats" placeholder="Search chats, contacts and messages" value={filter} maxLength={SEARCH_MAX}
+            onChange={(e) => setFilter(e.target.value)}
             onKeyDown={(e) => { if (e.key === 'Escape') setFilter(''); }} />
         </div>
         <div className="filter-chips" role="group" aria-label="Show">
@@ -112,6 +114,13 @@ function ChatList({ onNewChat }: { onNewChat: () => void }) {
           <button type="button" className={`chip-btn${unreadOnly ? ' on' : ''}`} aria-pressed={unreadOnly} onClick={() => setUnreadOnly(true)}>Unread</button>
         </div>
       </div>
+      {f ? (
+        <GlobalSearchResults q={filter} listedPeers={new Set(list.filter((c) => c.summary.kind === 'direct' && c.summary.peer).map((c) => c.summary.peer!))}
+          chatRows={list.map((c) => (
+            <ChatRow key={c.summary.chat_id} chat={c} me={me} profiles={profiles} active={open === c.summary.chat_id}
+              pending={outbox.filter((p) => p.chat_id === c.summary.chat_id)} />
+          ))} />
+      ) : (
       <nav className="chat-list" aria-label="Chat list">
         {!loaded && Object.keys(chats).length === 0 ? (
           <p className="empty">Loading chats…</p>
@@ -133,6 +142,7 @@ function ChatList({ onNewChat }: { onNewChat: () => void }) {
           </ul>
         )}
       </nav>
+      )}
     </>
   );
 }

@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api/rest';
 import type { Profile } from '../api/types';
+import { searchable } from '../search/searcher';
+import { useSearch } from '../search/useSearch';
 import { app, errorText, useApp } from '../state/store';
 import { Avatar } from './common';
 
@@ -20,7 +22,8 @@ export async function findUser(q: string): Promise<Profile> {
 }
 
 /**
- * Contacts plus a directory search. `selected` turns it into a multi-select (new group).
+ * Contacts plus a directory search as you type (prefix and typo tolerant, exact email and
+ * phone); Find also looks up an exact user id. `selected` turns it into a multi-select.
  */
 export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
   onPick: (p: Profile) => void | Promise<void>;
@@ -43,8 +46,18 @@ export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
     .filter((p) => p.user_id !== me?.user_id && !exclude.includes(p.user_id))
     .filter((p) => !ql || p.display_name.toLowerCase().includes(ql) || p.username.includes(ql) || p.user_id.includes(ql));
 
+  const dir = useSearch<Profile>(searchable(q) ? q : '', async (query, _o, signal) => {
+    const hits = await app.api.searchUsers(query, 20, signal);
+    return { hits, total: hits.length };
+  }, (p) => p.user_id);
+  const shown = new Set(list.map((p) => p.user_id));
+  const directory = dir.state.hits.filter((p) => p.user_id !== me?.user_id && !exclude.includes(p.user_id) && !shown.has(p.user_id) && p.user_id !== found?.user_id);
+
   const search = async () => {
     if (!ql) return;
+    dir.now();
+    // Names are covered by the directory search; ids, emails and phones get an exact lookup.
+    if (!/[@\d]/.test(q)) return;
     setBusy(true);
     setError(null);
     setFound(null);
@@ -54,7 +67,7 @@ export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
       else if (exclude.includes(p.user_id)) setError(`${p.display_name} is already in this group.`);
       else setFound(p);
     } catch (e) {
-      setError(e instanceof ApiError && e.code === 'not_found' ? `No user found for "${q.trim()}".` : errorText(e));
+      if (!(e instanceof ApiError && e.code === 'not_found')) setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -101,10 +114,20 @@ export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
         <button type="submit" className="btn-small" disabled={!ql || busy}>Find</button>
       </form>
       {error && <p className="form-error pad" role="alert">{error}</p>}
-      {found && (
-        <section aria-label="Directory result">
+      {ql && (
+        <section aria-label="Directory results" aria-busy={dir.state.status === 'loading' || busy}>
           <h3 className="list-heading">Found in the directory</h3>
-          <ul className="plain-list">{row(found)}</ul>
+          {dir.state.status === 'error' && <p className="search-error" role="alert">{dir.state.error}</p>}
+          {(found || directory.length > 0) ? (
+            <ul className="plain-list">
+              {found && row(found)}
+              {directory.map(row)}
+            </ul>
+          ) : dir.state.status === 'loading' || busy ? (
+            <p className="search-status" role="status"><span className="spinner" aria-hidden="true" /> Searching…</p>
+          ) : dir.state.status === 'done' || !searchable(q) ? (
+            <p className="empty">{list.length > 0 ? 'Nobody else found in the directory.' : `No user found for "${q.trim()}".`}</p>
+          ) : null}
         </section>
       )}
       <section aria-label="Contacts">
@@ -112,7 +135,7 @@ export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
         {contacts === null ? (
           <p className="empty">Loading…</p>
         ) : list.length === 0 ? (
-          <p className="empty">{ql ? 'No contact matches. Press Find to search the whole directory.' : 'No contacts yet. Find people by their username, phone or email above.'}</p>
+          <p className="empty">{ql ? 'No contact matches.' : 'No contacts yet. Find people by their username, phone or email above.'}</p>
         ) : (
           <ul className="plain-list">{list.map(row)}</ul>
         )}
