@@ -67,7 +67,7 @@ test('scrolling up loads older history; jump to latest shows what arrived meanwh
   // The chat list filter.
   const filter = bob.page.getByRole('searchbox', { name: 'Search or filter chats' });
   await filter.fill('nobody here');
-  await expect(bob.page.getByText('No chats match.')).toBeVisible();
+  await expect(bob.page.getByText('No results for “nobody here”.')).toBeVisible();
   await filter.fill('hana');
   await expect(chatRow(bob.page, /Hana Berg/)).toBeVisible();
 

@@ -56,8 +56,11 @@ export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
   const search = async () => {
     if (!ql) return;
     dir.now();
-    // Names are covered by the directory search; ids, emails and phones get an exact lookup.
-    if (!/[@\d]/.test(q)) return;
+    // The exact lookup complements the directory index (which lags new accounts by up to a
+    // second and does not hold user ids); a display name with spaces is the directory's job.
+    const phoneLike = /^\+?[\d\s()-]{6,}$/.test(q.trim());
+    if (/\s/.test(q.trim()) && !phoneLike) return;
+    if (dir.state.hits.some((p) => p.username === ql || p.user_id === ql)) return;
     setBusy(true);
     setError(null);
     setFound(null);
