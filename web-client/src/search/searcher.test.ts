@@ -168,6 +168,11 @@ describe('helpers', () => {
     expect(searchable('"')).toBe(false);
     expect(searchable('😀 !!')).toBe(false);
     expect(searchable('   ')).toBe(false);
+    // Tokens of 64 bytes or more are not indexed.
+    expect(searchable('x'.repeat(63))).toBe(true);
+    expect(searchable('x'.repeat(64))).toBe(false);
+    expect(searchable('é'.repeat(32))).toBe(false);
+    expect(searchable(`${'x'.repeat(100)} hello`)).toBe(true);
   });
   it('resultCount', () => {
     expect(resultCount(1)).toBe('1 result');

@@ -124,9 +124,13 @@ export class Searcher<H> {
   }
 }
 
-/** Worth sending: at least one letter or digit (punctuation or emoji alone finds nothing). */
+/**
+ * Worth sending: at least one word of letters or digits shorter than 64 UTF-8 bytes (the index
+ * drops longer tokens; punctuation or emoji alone find nothing, and the server answers 400).
+ */
 export function searchable(q: string): boolean {
-  return /[\p{L}\p{N}]/u.test(q);
+  const enc = new TextEncoder();
+  return q.split(/[^\p{L}\p{N}]+/u).some((w) => w.length > 0 && enc.encode(w).length < 64);
 }
 
 /** "1 result", "20 results", "1,234 results". */

@@ -133,7 +133,7 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
           <ul className="plain-list">{chatRows}</ul>
         </nav>
       )}
-      {!ok && <p className="empty">Type letters or numbers to search contacts and messages.</p>}
+      {!ok && <p className="empty">Type a word (letters or numbers) to search contacts and messages.</p>}
       {ok && (people.length > 0 || users.state.status === 'error' || contactError) && (
         <section aria-label="Contact results">
           <h3 className="list-heading">Contacts</h3>
@@ -223,7 +223,7 @@ export function ChatSearchPanel({ chat, onClose }: { chat: ChatData; onClose: ()
         {!q.trim() ? (
           <p className="empty">Search for messages {s.kind === 'group' ? `in ${s.name}` : `with ${s.name}`}.</p>
         ) : !ok ? (
-          <p className="empty">Type letters or numbers to search.</p>
+          <p className="empty">Type a word (letters or numbers) to search.</p>
         ) : (
           <>
             {st.status === 'loading' && <Searching what="messages" />}
