@@ -73,4 +73,34 @@ describe('RestClient', () => {
     await api.login('ana', 'pw');
     expect(store.get()).toMatchObject({ access_token: 'a1', refresh_token: 'r2', expires_at: 901_000, user_id: 'ana@x' });
   });
+
+  it('builds search URLs and reports a cancelled request as aborted, not as offline', async () => {
+    const urls: string[] = [];
+    const store = new MemoryTokenStore(tokens());
+    const fetchFn = ((url: string, init: RequestInit) => {
+      urls.push(url);
+      if (url.startsWith('/api/search/users')) return Promise.resolve(json(200, []));
+      return new Promise((resolve, reject) => {
+        const abort = () => reject(new DOMException('aborted', 'AbortError'));
+        if (url.includes('q=slow')) {
+          if (init.signal?.aborted) abort();
+          init.signal?.addEventListener('abort', abort);
+        }
+        else resolve(json(200, { total: 0, offset: 0, hits: [] }));
+      });
+    }) as unknown as typeof fetch;
+    const api = new RestClient({ store, fetch: fetchFn, now: () => 0 });
+    await api.searchMessages({ q: 'café "a b"', chat_id: 'c1@x', order: 'best', offset: 20, limit: 20 });
+    await api.searchUsers('an a');
+    expect(urls).toEqual([
+      '/api/search/messages?q=caf%C3%A9+%22a+b%22&chat_id=c1%40x&order=best&offset=20&limit=20',
+      '/api/search/users?q=an+a&limit=20',
+    ]);
+    const ctrl = new AbortController();
+    const p = api.searchMessages({ q: 'slow' }, ctrl.signal);
+    await new Promise((r) => setTimeout(r, 0)); // in flight
+    ctrl.abort();
+    await expect(p).rejects.toMatchObject({ code: 'aborted', status: 0 });
+    await expect(p).rejects.toBeInstanceOf(ApiError);
+  });
 });
