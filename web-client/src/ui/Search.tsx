@@ -97,7 +97,6 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
   const me = useApp((s) => s.me)!.user_id;
   const chats = useApp((s) => s.chats);
   const profiles = useApp((s) => s.profiles);
-  const jump = useApp((s) => s.jumpTo);
   const [order, setOrder] = useState<Order>('newest');
   const [opened, setOpened] = useState<string | null>(null);
   const ok = searchable(q);
@@ -170,7 +169,7 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
               const sender = h.sender === me ? 'You' : group ? displayName(h.sender, profiles, me) : null;
               const key = hitKey(h);
               return (
-                <HitRow key={key} hit={h} sender={sender} active={opened === key && jump === null}
+                <HitRow key={key} hit={h} sender={sender} active={opened === key}
                   top={<><span className="row-title">{c?.summary.name ?? 'Chat'}</span><span className="row-time">{listTime(h.created_at)}</span></>}
                   onOpen={() => { setOpened(key); app.showMessage(h.chat_id, h.seq); }} />
               );
