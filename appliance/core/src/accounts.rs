@@ -129,6 +129,7 @@ impl Core {
             created_at: now_millis(),
         };
         self.inner.store.create_user(&user).await.map_err(taken)?;
+        self.inner.index_user(&user);
         convert::profile(&user, true)
     }
 
@@ -359,6 +360,7 @@ impl Core {
             u.last_seen_visibility = convert::visibility_str(v).to_owned();
         }
         self.inner.store.update_user(&old, &u).await.map_err(taken)?;
+        self.inner.index_user(&u);
         convert::profile(&u, true)
     }
 
@@ -425,6 +427,7 @@ impl Core {
         let mut u = old.clone();
         u.disabled = disabled;
         self.inner.store.update_user(&old, &u).await?;
+        self.inner.index_user(&u);
         if disabled {
             self.revoke_all(user, None, "account disabled").await?;
         }

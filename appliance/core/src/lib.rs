@@ -16,6 +16,7 @@ pub mod hub;
 mod live;
 pub mod metrics;
 mod passwords;
+mod search;
 pub mod tokens;
 mod writer;
 
@@ -52,6 +53,9 @@ pub(crate) struct Inner {
     /// Stops the writer (it holds an `Inner`, so it would otherwise keep the store open).
     pub stop: tokio_util::sync::CancellationToken,
     pub metrics: metrics::Metrics,
+    pub search: parley_search::Search,
+    /// True once the index has caught up with the database after start.
+    pub search_caught_up: tokio::sync::watch::Sender<bool>,
     /// Set once shutdown begins: readiness turns false so load balancers drain first.
     pub stopping: std::sync::atomic::AtomicBool,
 }
@@ -77,6 +81,8 @@ impl Core {
     /// starts the chat writer.
     pub fn start(settings: Settings, store: Store) -> Result<Self> {
         let server = settings.server_name();
+        let (search, opened) =
+            parley_search::Search::open(&parley_search::Search::dir_in(&settings.storage.data_dir))?;
         let key_path = settings.storage.data_dir.join("keys").join("jwt.json");
         let tokens = tokens::TokenService::load(&key_path, &server, settings.auth.access_token_ttl_secs)?;
         let (tx, rx) = mpsc::channel(settings.storage.max_batch * 8);
@@ -94,10 +100,30 @@ impl Core {
             writer_task: parking_lot::Mutex::new(None),
             stop: tokio_util::sync::CancellationToken::new(),
             metrics: metrics::Metrics::new(),
+            search,
+            search_caught_up: tokio::sync::watch::Sender::new(false),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let task = writer::spawn(inner.clone(), rx);
         *inner.writer_task.lock() = Some(task);
+        // The index is derived data: bring it up to date in the background while serving.
+        let catching_up = inner.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match catching_up.catch_up_search(opened).await {
+                Ok((users, entries)) => tracing::info!(
+                    users,
+                    entries,
+                    ?opened,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "search index caught up"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "search index catch-up failed; run `parley search reindex`")
+                }
+            }
+            catching_up.search_caught_up.send_replace(true);
+        });
         Ok(Self { inner })
     }
 
@@ -109,6 +135,8 @@ impl Core {
         if let Some(t) = task {
             let _ = t.await;
         }
+        let search = self.inner.search.clone();
+        let _ = tokio::task::spawn_blocking(move || search.shutdown()).await;
         self.inner.store.close().await;
     }
 
@@ -137,6 +165,9 @@ impl Core {
     pub async fn ready(&self) -> std::result::Result<(), &'static str> {
         if self.inner.stopping.load(Ordering::Relaxed) {
             return Err("shutting down");
+        }
+        if !self.inner.search.usable() {
+            return Err("search index unavailable");
         }
         self.inner.store.ping().await.map_err(|_| "database unavailable")
     }

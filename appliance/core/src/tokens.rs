@@ -71,7 +71,9 @@ pub fn ensure_key_file(path: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::DirBuilderExt;
+        // Secrets: owner only, whatever the umask.
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     write_keys(path, &KeyFile { keys: vec![new_key()] })
 }

@@ -48,6 +48,17 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Delete the search index and rebuild it from the database (with parley stopped).
+    Reindex(ConfigArgs),
 }
 
 #[derive(Subcommand)]
@@ -130,9 +141,13 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 async fn open(settings: &Settings) -> anyhow::Result<Core> {
     prepare_data_dir(&settings.storage.data_dir)?;
-    let store = Store::open_configured(settings)
-        .await
-        .with_context(|| format!("cannot open the database at {}", settings.storage_url()))?;
+    let store = Store::open_configured(settings).await.with_context(|| {
+        format!(
+            "cannot open the database at {} (only one process may use it: if the parley service \
+             is running, stop it first or use the admin console)",
+            settings.storage_url()
+        )
+    })?;
     Ok(Core::start(settings.clone(), store)?)
 }
 
@@ -282,6 +297,21 @@ fn main() -> anyhow::Result<()> {
                     })
                     .await?;
                 println!("created {}{}", p.user_id, if p.is_admin { " (admin)" } else { "" });
+                Ok(())
+            })
+        }
+        Command::Search { command: SearchCommand::Reindex(args) } => {
+            let settings = load_settings(&args)?;
+            init_logging(&settings);
+            let dir = parley_search::Search::dir_in(&settings.storage.data_dir);
+            parley_search::Search::wipe(&dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+            runtime.block_on(async {
+                let started = std::time::Instant::now();
+                let core = open(&settings).await?;
+                // A missing index is rebuilt from the database on open; wait for it.
+                core.search_caught_up().await?;
+                core.shutdown().await;
+                println!("search index rebuilt in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())
             })
         }

@@ -70,9 +70,18 @@ pub enum Op {
     /// A new message, or the current state of one (replays are idempotent).
     Message(MessageDoc),
     /// New text for an indexed message; `at` is the edit's time.
-    Edit { chat_id: String, seq: u64, text: String, at: i64 },
+    Edit {
+        chat_id: String,
+        seq: u64,
+        text: String,
+        at: i64,
+    },
     /// A message deleted for everyone; `at` is the deletion's time.
-    Delete { chat_id: String, seq: u64, at: i64 },
+    Delete {
+        chat_id: String,
+        seq: u64,
+        at: i64,
+    },
     User(UserDoc),
 }
 

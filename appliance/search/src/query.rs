@@ -5,7 +5,9 @@
 use std::ops::Bound;
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order as TOrder, Searcher, TantivyDocument, Term};
@@ -118,9 +120,9 @@ fn word_query(searcher: &Searcher, field: Field, token: &str, prefix: bool) -> B
 fn clause_query(searcher: &Searcher, field: Field, c: &Clause) -> Box<dyn Query> {
     match c {
         Clause::Word { token, prefix } => word_query(searcher, field, token, *prefix),
-        Clause::Phrase(tokens) => Box::new(PhraseQuery::new(
-            tokens.iter().map(|t| Term::from_field_text(field, t)).collect(),
-        )),
+        Clause::Phrase(tokens) => {
+            Box::new(PhraseQuery::new(tokens.iter().map(|t| Term::from_field_text(field, t)).collect()))
+        }
     }
 }
 
@@ -182,6 +184,13 @@ pub fn messages(shared: &Shared, q: &MessageQuery, visible: &[Visible]) -> Resul
         let s = snippets.snippet(&m.text);
         let snippet = if s.fragment().is_empty() {
             Snippet { text: m.text.chars().take(SNIPPET_CHARS).collect(), highlights: Vec::new() }
+        } else if m.text.chars().count() <= SNIPPET_CHARS {
+            // The whole message fits: show all of it (fragments stop at the last word).
+            let shift = s.fragment_range().start;
+            Snippet {
+                highlights: s.highlighted().iter().map(|r| (r.start + shift, r.end + shift)).collect(),
+                text: m.text.clone(),
+            }
         } else {
             Snippet {
                 text: s.fragment().to_owned(),

@@ -77,6 +77,11 @@ fn prefixes_phrases_snippets_and_accents() {
     let snip = &h.hits[0].snippet;
     let (a, b) = snip.highlights[0];
     assert_eq!(&snip.text[a..b], "late");
+    assert_eq!(snip.text, "The quarterly report is late", "a short message is shown whole");
+    let h = s.messages(&q("jose"), &v).unwrap();
+    let snip = &h.hits[0].snippet;
+    let (a, b) = snip.highlights[0];
+    assert_eq!(&snip.text[a..b], "José", "byte ranges over accented text");
 }
 
 #[test]
@@ -94,7 +99,10 @@ fn edits_and_deletes_are_reflected() {
     assert_eq!(seqs(&s.messages(&q("new "), &v).unwrap()), vec![("a".into(), 1)]);
     assert_eq!(s.messages(&q("keep"), &v).unwrap().total, 0);
     // An edit in the same commit as the message it changes.
-    s.submit(vec![msg("a", 3, "draft"), Op::Edit { chat_id: "a".into(), seq: 3, text: "final".into(), at: 1 }]);
+    s.submit(vec![
+        msg("a", 3, "draft"),
+        Op::Edit { chat_id: "a".into(), seq: 3, text: "final".into(), at: 1 },
+    ]);
     s.flush().unwrap();
     assert_eq!(s.messages(&q("final"), &v).unwrap().total, 1);
     assert_eq!(s.messages(&q("draft"), &v).unwrap().total, 0);
@@ -107,7 +115,8 @@ fn any_input_is_a_query_or_a_clear_error() {
     s.submit(vec![msg("a", 1, "hello (world) AND or: not")]);
     s.flush().unwrap();
     let v = [vis("a", 1)];
-    for input in ["\"unclosed hello", "AND OR NOT", "(world", "hello:*", "***", "a\"b\"c\"", "\u{0}\u{1f600}"] {
+    for input in ["\"unclosed hello", "AND OR NOT", "(world", "hello:*", "***", "a\"b\"c\"", "\u{0}\u{1f600}"]
+    {
         match s.messages(&q(input), &v) {
             Ok(_) | Err(SearchError::EmptyQuery) => {}
             Err(e) => panic!("{input:?}: {e}"),

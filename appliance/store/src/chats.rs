@@ -50,4 +50,9 @@ impl Store {
         self.fetch("SELECT * FROM member WHERE user_id = $u AND active = true", json!({ "u": user_id }), 0)
             .await
     }
+
+    /// Chats with activity at or after `since_ms` (every chat for 0), for search catch-up.
+    pub async fn chats_active_since(&self, since_ms: i64) -> Result<Vec<ChatRec>> {
+        self.fetch("SELECT * FROM chat WHERE last_activity >= $t", json!({ "t": since_ms }), 0).await
+    }
 }

@@ -86,4 +86,14 @@ impl Store {
             .await?
             .map_or(0, |c| c.count))
     }
+
+    /// Users ordered by ID after `after` (exclusive), at most `limit`: pages over everyone.
+    pub async fn users_page(&self, after: &str, limit: usize) -> Result<Vec<UserRec>> {
+        self.fetch(
+            "SELECT * FROM user WHERE user_id > $a ORDER BY user_id ASC LIMIT $l",
+            json!({ "a": after, "l": limit }),
+            0,
+        )
+        .await
+    }
 }

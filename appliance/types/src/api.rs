@@ -231,3 +231,32 @@ pub struct Invite {
 pub struct Health {
     pub status: String,
 }
+
+/// Order of message search results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchOrder {
+    #[default]
+    Newest,
+    Best,
+}
+
+/// One message search hit. `snippet` is plain text; `highlights` are byte ranges in it to
+/// emphasise (clients render them as marks, never as HTML).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageSearchHit {
+    pub chat_id: ChatId,
+    pub seq: Seq,
+    pub sender: UserId,
+    pub created_at: Millis,
+    pub snippet: String,
+    pub highlights: Vec<[usize; 2]>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageSearchResults {
+    /// All matches the caller may see (for pagination), not only this page.
+    pub total: usize,
+    pub offset: usize,
+    pub hits: Vec<MessageSearchHit>,
+}

@@ -234,6 +234,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
         inner.hub.send_entry(&e.recipients, &e.message.chat_id, e.message.seq, &frame, origin, at);
     }
     inner.metrics.messages_accepted.inc_by(received.len() as u64);
+    inner.search.submit(crate::search::entry_ops(pending.entries.iter().map(|e| e.message.clone())));
     for (job, p) in planned {
         if matches!(job.op, Op::Send { .. }) {
             inner.metrics.send_ack.observe(job.received.elapsed().as_secs_f64());

@@ -10,3 +10,4 @@ mod edge;
 mod groups;
 mod ops;
 mod realtime;
+mod search;

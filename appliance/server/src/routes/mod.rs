@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod chats;
 mod health;
+mod search;
 mod users;
 
 use axum::Router;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/chats/{chat_id}/messages", get(chats::history).post(chats::send))
         .route("/api/chats/{chat_id}/messages/{seq}", patch(chats::edit).delete(chats::delete))
         .route("/api/chats/{chat_id}/messages/{seq}/info", get(chats::info))
+        .route("/api/search/messages", get(search::messages))
+        .route("/api/search/users", get(search::users))
         .route("/api/admin/users/{user_id}/disable", post(admin::disable))
         .route("/api/admin/users/{user_id}/enable", post(admin::enable))
         .route("/api/admin/invites", post(admin::create_invite))
