@@ -34,12 +34,13 @@ struct Packages {
     rpm: PathBuf,
 }
 
-/// `cargo xtask dist [--dev]`.
+/// `cargo xtask dist [--dev | --check]` (`--check`: only what `cargo xtask test` runs last).
 pub fn dist(args: &[String]) -> Result<(), String> {
     let profile = match args {
         [] => Profile::Release,
         [flag] if flag == "--dev" => Profile::Dev,
-        _ => return Err("usage: cargo xtask dist [--dev]".into()),
+        [flag] if flag == "--check" => return check(),
+        _ => return Err("usage: cargo xtask dist [--dev | --check]".into()),
     };
     let p = build(profile)?;
     println!("{}\n{}", p.deb.display(), p.rpm.display());
@@ -269,7 +270,9 @@ fn check_unit(deb: &Path) -> Result<(), String> {
         .and_then(|s| s.split_whitespace().next())
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("systemd-analyze security: no exposure level in:\n{text}"))?;
-    eprintln!("xtask: systemd-analyze security parley.service: exposure {score:.1} (limit {MAX_EXPOSURE})");
+    eprintln!(
+        "xtask: systemd-analyze security parley.service: exposure {score:.1} (limit {MAX_EXPOSURE:.1})"
+    );
     if score > MAX_EXPOSURE {
         return Err(format!("parley.service exposure {score} > {MAX_EXPOSURE}:\n{text}"));
     }
