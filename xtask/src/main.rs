@@ -3,9 +3,11 @@
 //!
 //! - `run [ARGS]`: build and run the appliance with the dev defaults (`parley serve --dev`).
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, the test suite, the
-//!   web client's unit tests and its end-to-end tests in Chromium.
+//!   web client's unit tests and its end-to-end tests in Chromium, and the package checks.
+//! - `dist [--dev]`: the .deb and .rpm packages (see `dist.rs`).
 
 mod deps;
+mod dist;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -76,7 +78,7 @@ fn test() -> Result<(), String> {
             npm("web-client", &["run", "e2e"]).env("PARLEY_BIN", bin),
         )?;
     }
-    Ok(())
+    dist::check()
 }
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -94,7 +96,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
-        _ => Err("usage: cargo xtask <run [ARGS] | test>".into()),
+        Some("dist") => dist::dist(&args[1..]),
+        _ => Err("usage: cargo xtask <run [ARGS] | test | dist [--dev]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
