@@ -1,7 +1,7 @@
 // Messages typed by the user that the server has not acknowledged yet. Each keeps its
 // idempotency key (client_id) for its whole life, so resending after a reconnect never
 // creates a duplicate (docs/protocol.md §3 `send`).
-import type { ChatId, Seq } from './types';
+import type { ChatId, Media, Seq } from './types';
 
 export type PendingStatus = 'queued' | 'sent' | 'failed';
 
@@ -10,6 +10,8 @@ export interface PendingSend {
   chat_id: ChatId;
   text: string;
   reply_to?: Seq;
+  /** An uploaded file to send (then `text` is its caption and may be empty). */
+  media?: Media;
   created_at: number;
   status: PendingStatus;
   error?: string;

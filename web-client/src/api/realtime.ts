@@ -114,6 +114,7 @@ export class Realtime {
       if (p.status !== 'queued') continue;
       const frame: ClientFrame = { type: 'send', chat_id: p.chat_id, client_id: p.client_id, text: p.text };
       if (p.reply_to) frame.reply_to = p.reply_to;
+      if (p.media) frame.media_id = p.media.media_id;
       this.ws!.send(JSON.stringify(frame));
       this.o.outbox.markSent(p.client_id);
       changed = true;

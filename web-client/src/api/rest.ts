@@ -1,6 +1,7 @@
 // Typed REST client with bearer tokens and single-use refresh tokens (docs/protocol.md §6, §7).
+import { uploadMedia, type UploadProgress, type XhrLike } from './media';
 import type {
-  ChatSummary, Contact, HistoryPage, Message, MessageInfo, MessageSearchPage, Profile, TokenResponse, UserId, Visibility,
+  ChatSummary, Media, Contact, HistoryPage, Message, MessageInfo, MessageSearchPage, Profile, TokenResponse, UserId, Visibility,
 } from './types';
 
 export class ApiError extends Error {
@@ -72,7 +73,11 @@ export interface RestOptions {
   store: TokenStore;
   /** Called once the session cannot be used any more (revoked, refresh failed). */
   onSessionEnded?: (code: string) => void;
+  /** Called after this client got new tokens from a refresh (renew the media cookie). */
+  onRefreshed?: () => void;
   now?: () => number;
+  /** XMLHttpRequest factory for uploads (tests). */
+  xhr?: () => XhrLike;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -84,6 +89,8 @@ export class RestClient {
   private fetchFn: typeof fetch;
   readonly store: TokenStore;
   private onSessionEnded?: (code: string) => void;
+  private onRefreshed?: () => void;
+  private xhr?: () => XhrLike;
   private now: () => number;
   private refreshing: Promise<string> | null = null;
 
@@ -92,6 +99,8 @@ export class RestClient {
     this.fetchFn = opts.fetch ?? ((...a) => globalThis.fetch(...a));
     this.store = opts.store;
     this.onSessionEnded = opts.onSessionEnded;
+    this.onRefreshed = opts.onRefreshed;
+    this.xhr = opts.xhr;
     this.now = opts.now ?? Date.now;
   }
 
@@ -120,6 +129,7 @@ export class RestClient {
           const r = await this.raw<TokenResponse>('POST', '/api/auth/refresh', { refresh_token: current.refresh_token }, null);
           const next = tokensFrom(r, this.now());
           this.store.set(next);
+          this.onRefreshed?.();
           return next.access_token;
         } catch (e) {
           if (e instanceof ApiError && SESSION_ENDED_CODES.has(e.code)) this.endSession(e.code);
@@ -269,5 +279,30 @@ export class RestClient {
   searchUsers(q: string, limit = 20, signal?: AbortSignal) {
     return this.request<Profile[]>('GET', `/api/search/users?${new URLSearchParams({ q, limit: String(limit) })}`, undefined, signal);
   }
+  // ---- media ----
+  /**
+   * Uploads a file (raw bytes) with progress; `signal` cancels it. Retried once after a
+   * refresh when the access token expired meanwhile.
+   */
+  async upload(body: Blob, name: string, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<Media> {
+    const token = await this.accessToken();
+    const run = (t: string) => uploadMedia({ body, name, token: t, baseUrl: this.baseUrl, onProgress, signal, xhr: this.xhr });
+    try {
+      return await run(token);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        if (e.code === 'unauthenticated') return run(await this.refresh(token));
+        if (SESSION_ENDED_CODES.has(e.code)) this.endSession(e.code);
+      }
+      throw e;
+    }
+  }
+  /** Sets the HttpOnly cookie that authorises media GETs from <img>, <video>, <audio>, <a>. */
+  mediaCookie() { return this.request<void>('POST', '/api/media/cookie'); }
+  setAvatar(media_id: string) { return this.request<Profile>('PUT', '/api/me/avatar', { media_id }); }
+  removeAvatar() { return this.request<Profile>('DELETE', '/api/me/avatar'); }
+  setGroupAvatar(id: string, media_id: string) { return this.request<ChatSummary>('PUT', `/api/chats/${enc(id)}/avatar`, { media_id }); }
+  removeGroupAvatar(id: string) { return this.request<ChatSummary>('DELETE', `/api/chats/${enc(id)}/avatar`); }
+
   messageInfo(id: string, seq: number) { return this.request<MessageInfo>('GET', `/api/chats/${enc(id)}/messages/${seq}/info`); }
 }

@@ -17,6 +17,8 @@ export interface Profile {
   phone?: string;
   is_admin: boolean;
   last_seen_visibility?: Visibility;
+  /** Profile picture: show `/api/media/{avatar}/thumbnail`. */
+  avatar?: string | null;
 }
 
 export interface TokenResponse {
@@ -41,7 +43,25 @@ export interface Member {
   joined_at: Millis;
 }
 
-export type MessageKind = 'text' | 'system' | 'edit' | 'delete';
+export type MediaKind = 'image' | 'video' | 'audio' | 'file';
+export type MessageKind = 'text' | 'system' | 'edit' | 'delete' | MediaKind;
+
+/** An upload (`POST /api/media`), as sent in messages. */
+export interface Media {
+  media_id: string;
+  kind: MediaKind;
+  /** Detected by the server from the bytes. */
+  mime: string;
+  size: number;
+  /** The sanitised file name. */
+  name: string;
+  width?: number;
+  height?: number;
+  /** BlurHash placeholder for images. */
+  preview?: string;
+  /** Whether `/api/media/{id}/thumbnail` exists. */
+  thumbnail: boolean;
+}
 
 export type SystemEvent =
   | { event: 'created'; by: UserId; name: string }
@@ -67,6 +87,8 @@ export interface Message {
   created_at: Millis;
   edited_at?: Millis;
   deleted: boolean;
+  /** For image, video, audio and file messages (`text` is then the caption). */
+  media?: Media;
 }
 
 export interface ChatSummary {
@@ -84,6 +106,8 @@ export interface ChatSummary {
   others_read_seq: Seq;
   my_read_seq: Seq;
   created_at: Millis;
+  /** Group picture; for a 1:1 chat the other user's profile picture. */
+  avatar?: string | null;
 }
 
 export interface HistoryPage {
@@ -132,7 +156,7 @@ export interface ErrorBody {
 
 export type ClientFrame =
   | { type: 'auth'; token: string }
-  | { type: 'send'; chat_id: ChatId; client_id: string; text: string; reply_to?: Seq }
+  | { type: 'send'; chat_id: ChatId; client_id: string; text: string; reply_to?: Seq; media_id?: string }
   | { type: 'edit'; chat_id: ChatId; seq: Seq; text: string }
   | { type: 'delete'; chat_id: ChatId; seq: Seq }
   | { type: 'received'; chat_id: ChatId; seq: Seq }

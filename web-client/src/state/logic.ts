@@ -71,16 +71,21 @@ function patchTarget(list: Message[], entry: Message): Message[] {
     next = { ...t, text: entry.text, edited_at: entry.created_at };
   } else {
     if (t.deleted) return list;
-    next = { ...t, deleted: true, text: null };
+    next = { ...t, deleted: true, text: null, media: undefined };
   }
   const out = list.slice();
   out[i] = next;
   return out;
 }
 
+/** Whether an entry is a user message bubble: text or media (not system, edit, delete). */
+export function isUserMessage(kind: Message['kind']): boolean {
+  return kind === 'text' || kind === 'image' || kind === 'video' || kind === 'audio' || kind === 'file';
+}
+
 /** Counts messages that make a chat unread for `me`. */
 export function countsAsUnread(m: Message, me: UserId): boolean {
-  return m.kind === 'text' && !m.deleted && m.sender !== me;
+  return isUserMessage(m.kind) && !m.deleted && m.sender !== me;
 }
 
 /**
@@ -117,7 +122,7 @@ export function applyEntry(chat: ChatData, m: Message, me: UserId): ChatData {
   }
   s.last_seq = Math.max(s.last_seq, m.seq);
   const typing = { ...chat.typing };
-  if (m.kind === 'text') delete typing[m.sender];
+  if (isUserMessage(m.kind)) delete typing[m.sender];
   return { ...chat, summary: s, messages, maxSeq: Math.max(chat.maxSeq, m.seq), typing };
 }
 
@@ -134,7 +139,7 @@ export function applyHistory(chat: ChatData, page: { messages: Message[]; next_b
     next.nextBefore = page.next_before;
   }
   if (maxInPage > next.summary.last_seq) {
-    const lastBubble = [...next.messages].reverse().find((m) => m.kind === 'text' || m.kind === 'system') ?? null;
+    const lastBubble = [...next.messages].reverse().find((m) => isUserMessage(m.kind) || m.kind === 'system') ?? null;
     next = { ...next, summary: { ...next.summary, last_seq: maxInPage, last_message: lastBubble } };
   }
   void me;

@@ -1,12 +1,13 @@
 // The application controller: owns the REST client, the real-time connection and the state the
 // UI renders. React reads it through useApp (useSyncExternalStore).
 import { useSyncExternalStore } from 'react';
+import { mediaErrorText, mediaPreview } from '../api/media';
 import { Outbox, newClientId, type PendingSend } from '../api/outbox';
 import { Realtime, type ConnState } from '../api/realtime';
 import { ApiError, LocalTokenStore, RestClient } from '../api/rest';
 import type { ChatSummary, Contact, Message, Profile, ServerFrame, UserId } from '../api/types';
 import {
-  applyEntry, applyHistory, applyReceipt, applySummary, cursorsOf, newChatData, totalUnread, type ChatData,
+  applyEntry, applyHistory, applyReceipt, applySummary, cursorsOf, isUserMessage, newChatData, totalUnread, type ChatData,
 } from './logic';
 
 export interface Presence {
@@ -17,6 +18,25 @@ export interface Presence {
 export interface Toast {
   id: number;
   text: string;
+}
+
+/** A file being uploaded before it is sent (it becomes an outbox item once uploaded). */
+export interface Upload {
+  /** Also the client_id of the message it becomes. */
+  id: string;
+  chat_id: string;
+  name: string;
+  size: number;
+  /** The browser's guess of the type (the server detects the real one). */
+  type: string;
+  caption: string;
+  reply_to?: number;
+  loaded: number;
+  status: 'uploading' | 'failed';
+  error?: string;
+  created_at: number;
+  /** An object URL of the local file, for image previews while uploading. */
+  local_url?: string;
 }
 
 export interface JumpTarget {
@@ -46,6 +66,9 @@ export interface AppState {
   jumpTo: JumpTarget | null;
   toast: Toast | null;
   notificationPermission: NotificationPermission | 'unsupported';
+  /** The media cookie is set: <img>/<video> may load /api/media URLs. */
+  mediaReady: boolean;
+  uploads: Upload[];
 }
 
 const initial: AppState = {
@@ -64,6 +87,8 @@ const initial: AppState = {
   jumpTo: null,
   toast: null,
   notificationPermission: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
+  mediaReady: false,
+  uploads: [],
 };
 
 function chatPath(id: string | null) {
@@ -83,6 +108,7 @@ export function errorText(e: unknown): string {
       case 'not_admin': return 'Only group admins can do that.';
       case 'not_member': return 'You are not a member of this chat.';
       case 'last_admin': return 'Make another member an admin first: a group needs at least one admin.';
+      case 'payload_too_large': case 'quota_exceeded': case 'invalid_media': case 'aborted': return mediaErrorText(e);
       case 'not_found': return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.' : 'Not found.';
       default: return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : 'Something went wrong.';
     }
@@ -105,9 +131,16 @@ export class AppController {
   private lastListIds = new Set<string>();
   private opening = new Map<string, Promise<void>>();
   private jumpId = 0;
+  private uploadFiles = new Map<string, { file: Blob; ctrl: AbortController | null }>();
+  private cookieTimer: ReturnType<typeof setTimeout> | null = null;
+  private cookieRenewing: Promise<void> | null = null;
 
   constructor() {
-    this.api = new RestClient({ store: new LocalTokenStore(), onSessionEnded: (c) => this.sessionEnded(c) });
+    this.api = new RestClient({
+      store: new LocalTokenStore(),
+      onSessionEnded: (c) => this.sessionEnded(c),
+      onRefreshed: () => void this.renewMediaCookie(),
+    });
     if (typeof window !== 'undefined') {
       window.addEventListener('popstate', () => this.set({ openChatId: chatFromPath(location.pathname) }));
       window.addEventListener('online', () => this.rt?.retryNow());
@@ -173,6 +206,11 @@ export class AppController {
   private sessionEnded(reason: string | null) {
     this.rt?.stop();
     this.rt = null;
+    if (this.cookieTimer) clearTimeout(this.cookieTimer);
+    this.cookieTimer = null;
+    for (const [, u] of this.uploadFiles) u.ctrl?.abort();
+    this.uploadFiles.clear();
+    for (const u of this.state.uploads) if (u.local_url) URL.revokeObjectURL(u.local_url);
     // An explicit logout forgets unsent messages; a revoked session keeps them for the next login.
     if (reason === null && this.state.me) localStorage.removeItem(`parley.outbox.${this.state.me.user_id}`);
     this.outbox = null;
@@ -225,6 +263,7 @@ export class AppController {
       outbox: this.outbox.list(),
       openChatId: chatFromPath(location.pathname),
     });
+    void this.renewMediaCookie();
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.rt = new Realtime({
       url: `${proto}//${location.host}/api/ws`,
@@ -233,7 +272,11 @@ export class AppController {
       beforeSync: () => this.loadChats(),
       onFrame: (f) => this.onFrame(f),
       // Presence is only known while connected: never show someone "online" from a stale snapshot.
-      onState: (conn, retryAt) => this.set({ conn, retryAt: retryAt ?? null, ...(conn === 'offline' ? { presence: {} } : {}) }),
+      onState: (conn, retryAt) => {
+        this.set({ conn, retryAt: retryAt ?? null, ...(conn === 'offline' ? { presence: {} } : {}) });
+        // Started offline: the media cookie could not be set yet.
+        if (conn === 'online' && !this.state.mediaReady) void this.renewMediaCookie();
+      },
       onSessionEnded: (c) => this.sessionEnded(c),
       outbox: this.outbox,
     });
@@ -241,6 +284,46 @@ export class AppController {
     if (!this.state.chatsLoaded) this.loadChats().catch(() => {});
     const open = this.state.openChatId;
     if (open) this.openChat(open, false);
+  }
+
+  // ---- media cookie ----
+  /**
+   * Sets the cookie that lets <img>/<video>/<audio> load media (they cannot send the bearer
+   * token). Renewed after every token refresh and shortly before the access token expires.
+   */
+  renewMediaCookie(): Promise<void> {
+    if (!this.cookieRenewing) {
+      this.cookieRenewing = (async () => {
+        try {
+          await this.api.mediaCookie();
+          if (this.state.phase === 'signed_in' && !this.state.mediaReady) this.set({ mediaReady: true });
+        } catch {
+          /* offline: retried when the connection is back */
+        }
+        this.scheduleCookie();
+      })().finally(() => {
+        this.cookieRenewing = null;
+      });
+    }
+    return this.cookieRenewing;
+  }
+
+  private scheduleCookie() {
+    if (this.cookieTimer) clearTimeout(this.cookieTimer);
+    this.cookieTimer = null;
+    const t = this.api.store.get();
+    if (!t || this.state.phase !== 'signed_in') return;
+    const due = Math.max(30_000, t.expires_at - Date.now() - 20_000);
+    this.cookieTimer = setTimeout(() => {
+      this.cookieTimer = null;
+      const before = this.api.store.get()?.access_token;
+      // Refreshes the token when it is about to expire (onRefreshed renews the cookie); if
+      // another tab refreshed it, that tab renewed the shared cookie.
+      this.api.accessToken().then(
+        (tok) => { if (tok === before || !this.cookieRenewing) this.scheduleCookie(); },
+        () => this.scheduleCookie(),
+      );
+    }, Math.min(due, 2 ** 31 - 1));
   }
 
   retryConnection() {
@@ -420,6 +503,76 @@ export class AppController {
     this.setChat(m.chat_id, (c) => applyEntry(c, m, me));
   }
 
+  // ---- media messages ----
+  /** Uploads files and sends each as a message once uploaded; the caption goes with the first. */
+  sendFiles(chatId: string, files: File[], caption = '', replyTo?: number) {
+    if (!this.outbox) return;
+    const now = Date.now();
+    const added: Upload[] = files.map((file, i) => {
+      const id = newClientId(now + i);
+      this.uploadFiles.set(id, { file, ctrl: null });
+      return {
+        id, chat_id: chatId, name: file.name || 'file', size: file.size, type: file.type, caption: i === 0 ? caption.trim() : '',
+        reply_to: i === 0 ? replyTo : undefined, loaded: 0, status: 'uploading', created_at: now + i,
+        local_url: file.type.startsWith('image/') && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined,
+      };
+    });
+    this.set((s) => ({ uploads: [...s.uploads, ...added] }));
+    for (const u of added) this.startUpload(u.id);
+  }
+
+  private patchUpload(id: string, patch: Partial<Upload>) {
+    this.set((s) => ({ uploads: s.uploads.map((u) => (u.id === id ? { ...u, ...patch } : u)) }));
+  }
+
+  private dropUpload(id: string) {
+    const u = this.state.uploads.find((x) => x.id === id);
+    if (u?.local_url) URL.revokeObjectURL(u.local_url);
+    this.uploadFiles.delete(id);
+    this.set((s) => ({ uploads: s.uploads.filter((x) => x.id !== id) }));
+  }
+
+  private startUpload(id: string) {
+    const f = this.uploadFiles.get(id);
+    const u = this.state.uploads.find((x) => x.id === id);
+    if (!f || !u) return;
+    const ctrl = new AbortController();
+    f.ctrl = ctrl;
+    this.patchUpload(id, { status: 'uploading', loaded: 0, error: undefined });
+    let shown = 0;
+    this.api
+      .upload(f.file, u.name, (p) => {
+        // Re-render at most every 1 % of progress.
+        if (p.loaded - shown >= p.total / 100 || p.loaded === p.total) {
+          shown = p.loaded;
+          this.patchUpload(id, { loaded: p.loaded });
+        }
+      }, ctrl.signal)
+      .then(
+        (media) => {
+          const cur = this.state.uploads.find((x) => x.id === id);
+          if (!cur || !this.outbox) return;
+          this.outbox.add({ client_id: id, chat_id: cur.chat_id, text: cur.caption, reply_to: cur.reply_to, media, created_at: cur.created_at });
+          this.dropUpload(id);
+          this.rt?.flush();
+        },
+        (e) => {
+          if (ctrl.signal.aborted) return;
+          this.patchUpload(id, { status: 'failed', error: mediaErrorText(e) });
+        },
+      );
+  }
+
+  /** Cancels an upload (or forgets a failed one): no message is sent. */
+  cancelUpload(id: string) {
+    this.uploadFiles.get(id)?.ctrl?.abort();
+    this.dropUpload(id);
+  }
+
+  retryUpload(id: string) {
+    this.startUpload(id);
+  }
+
   // ---- messages ----
   send(chatId: string, text: string, replyTo?: number) {
     if (!this.outbox || !text.trim()) return;
@@ -489,7 +642,40 @@ export class AppController {
 
   async updateProfile(p: Parameters<RestClient['updateMe']>[0]) {
     const me = await this.api.updateMe(p);
+    this.setMe(me);
+  }
+
+  private setMe(me: Profile) {
     this.set((s) => ({ me, profiles: { ...s.profiles, [me.user_id]: me } }));
+  }
+
+  /** Uploads an image and makes it my profile picture. */
+  async setAvatar(file: Blob, name: string, onProgress?: (fraction: number) => void, signal?: AbortSignal) {
+    const media = await this.uploadImage(file, name, onProgress, signal);
+    this.setMe(await this.api.setAvatar(media.media_id));
+  }
+
+  async removeAvatar() {
+    this.setMe(await this.api.removeAvatar());
+  }
+
+  /** Uploads an image and makes it a group's picture (group admins). */
+  async setGroupAvatar(chatId: string, file: Blob, name: string, onProgress?: (fraction: number) => void, signal?: AbortSignal) {
+    const media = await this.uploadImage(file, name, onProgress, signal);
+    const summary = await this.api.setGroupAvatar(chatId, media.media_id);
+    this.set((s) => ({ chats: { ...s.chats, [chatId]: applySummary(s.chats[chatId], summary) } }));
+  }
+
+  async removeGroupAvatar(chatId: string) {
+    const summary = await this.api.removeGroupAvatar(chatId);
+    this.set((s) => ({ chats: { ...s.chats, [chatId]: applySummary(s.chats[chatId], summary) } }));
+  }
+
+  private async uploadImage(file: Blob, name: string, onProgress?: (fraction: number) => void, signal?: AbortSignal) {
+    if (file.type && !file.type.startsWith('image/')) throw new ApiError(400, 'not_an_image', 'Pick an image (JPEG, PNG, GIF or WebP).');
+    const media = await this.api.upload(file, name, (p) => onProgress?.(p.total ? p.loaded / p.total : 0), signal);
+    if (media.kind !== 'image') throw new ApiError(400, 'not_an_image', 'That file is not an image this server can show. Pick a JPEG, PNG, GIF or WebP.');
+    return media;
   }
 
   async requestNotifications() {
@@ -517,7 +703,7 @@ export class AppController {
         this.ensureProfile(m.sender);
         if (m.sender !== me) {
           this.queueReceived(m.chat_id, m.seq);
-          if (isNew && m.kind === 'text') this.notify(m);
+          if (isNew && isUserMessage(m.kind)) this.notify(m);
         }
         const ev = m.event;
         if (ev && (ev.event === 'member_removed' || ev.event === 'member_left') && ev.user_id === me) {
@@ -579,7 +765,8 @@ export class AppController {
     if (!c) return;
     const sender = this.state.profiles[m.sender]?.display_name ?? m.sender.split('@')[0];
     const title = c.summary.kind === 'group' ? c.summary.name : sender;
-    const body = c.summary.kind === 'group' ? `${sender}: ${m.text ?? ''}` : (m.text ?? '');
+    const text = m.media ? mediaPreview(m.media, m.text) : (m.text ?? '');
+    const body = c.summary.kind === 'group' ? `${sender}: ${text}` : text;
     try {
       const n = new Notification(title, { body, tag: m.chat_id });
       n.onclick = () => {

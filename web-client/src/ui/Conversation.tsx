@@ -1,11 +1,13 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { PendingSend } from '../api/outbox';
 import type { Message, Profile } from '../api/types';
-import { tickState, typingUsers, visiblePending, type ChatData } from '../state/logic';
-import { app, errorText, useApp } from '../state/store';
+import { formatBytes, mediaPreview } from '../api/media';
+import { isUserMessage, tickState, typingUsers, visiblePending, type ChatData } from '../state/logic';
+import { app, errorText, useApp, type Upload } from '../state/store';
 import { Avatar, Confirm, MenuButton, Ticks, type MenuItem } from './common';
-import { colorFor, dayLabel, displayName, lastSeen, sameDay, systemText, timeOf } from './format';
-import { IconAttach, IconBack, IconBlocked, IconClose, IconDown, IconMenu, IconSearch, IconSend } from './icons';
+import { chatAvatar, colorFor, dateTime, dayLabel, displayName, lastSeen, sameDay, systemText, timeOf } from './format';
+import { IconAttach, IconBack, IconBlocked, IconClose, IconDown, IconFile, IconMenu, IconSearch, IconSend } from './icons';
+import { AttachDialog, MediaBlock, MediaViewer } from './Media';
 import { ContactInfo, GroupInfo, MessageInfoPanel } from './InfoPanels';
 import { ChatSearchPanel } from './Search';
 
@@ -19,7 +21,10 @@ export function Conversation({ chatId }: { chatId: string }) {
   const profiles = useApp((s) => s.profiles);
   const presence = useApp((s) => s.presence);
   const outbox = useApp((s) => s.outbox);
+  const allUploads = useApp((s) => s.uploads);
   const [side, setSide] = useState<Side>(null);
+  const [attach, setAttach] = useState<File[] | null>(null);
+  const [dragging, setDragging] = useState(false);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [editing, setEditing] = useState<Message | null>(null);
   const [, setTick] = useState(0);
@@ -65,6 +70,9 @@ export function Conversation({ chatId }: { chatId: string }) {
   else subtitle = s.members.map((m) => m.user_id).sort((a, b) => (a === me ? 1 : b === me ? -1 : name(a).localeCompare(name(b)))).map(name).join(', ');
 
   const pending = visiblePending(outbox, chat, me);
+  const uploads = allUploads.filter((u) => u.chat_id === chatId);
+  const canSend = !chat.removed;
+  const hasFiles = (e: React.DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
   const headerMenu: MenuItem[] = [
     { label: s.kind === 'group' ? 'Group info' : 'Contact info', onSelect: () => setSide({ kind: 'info' }) },
     { label: 'Search messages', onSelect: () => setSide({ kind: 'search' }) },
@@ -73,11 +81,28 @@ export function Conversation({ chatId }: { chatId: string }) {
 
   return (
     <div className={`conv-wrap${side ? ' with-side' : ''}`}>
-      <main className="conversation" aria-label={`Conversation with ${s.name}`}>
+      <main className={`conversation${dragging ? ' dragging' : ''}`} aria-label={`Conversation with ${s.name}`}
+        onDragOver={(e) => {
+          if (!canSend || !hasFiles(e)) return;
+          e.preventDefault();
+          e.dataTransfer.dropEffect = 'copy';
+          if (!dragging) setDragging(true);
+        }}
+        onDragLeave={(e) => {
+          if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
+        }}
+        onDrop={(e) => {
+          if (!canSend || !hasFiles(e)) return;
+          e.preventDefault();
+          setDragging(false);
+          const files = Array.from(e.dataTransfer.files);
+          if (files.length) setAttach(files);
+        }}>
+        {dragging && <div className="drop-overlay" aria-hidden="true"><span>Drop files here to send them</span></div>}
         <header className="pane-header conv-header">
           <button type="button" className="icon-btn back-btn" aria-label="Back to chats" title="Back to chats" onClick={() => app.navigate(null)}><IconBack /></button>
           <button type="button" className="conv-title" aria-label={s.kind === 'group' ? 'Group info' : 'Contact info'} onClick={() => setSide({ kind: 'info' })}>
-            <Avatar id={s.peer ?? s.chat_id} name={s.name} size={40} group={s.kind === 'group'} />
+            <Avatar id={s.peer ?? s.chat_id} name={s.name} size={40} group={s.kind === 'group'} media={chatAvatar(s, profiles)} />
             <span className="row-main">
               <span className="row-title" data-testid="conv-name">{s.name}</span>
               <span className={`row-sub${typing.length ? ' typing' : ''}`} data-testid="conv-status" aria-live="polite">{subtitle}</span>
@@ -91,7 +116,7 @@ export function Conversation({ chatId }: { chatId: string }) {
             <MenuButton label="Chat menu" icon={<IconMenu />} items={headerMenu} />
           </div>
         </header>
-        <MessageList chat={chat} me={me} profiles={profiles} pending={pending}
+        <MessageList chat={chat} me={me} profiles={profiles} pending={pending} uploads={uploads}
           onReply={(m) => { setEditing(null); setReplyTo(m); }}
           onEdit={(m) => { setReplyTo(null); setEditing(m); }}
           onInfo={(m) => setSide({ kind: 'message', seq: m.seq })} />
@@ -101,7 +126,15 @@ export function Conversation({ chatId }: { chatId: string }) {
           </footer>
         ) : (
           <Composer key={chatId} chat={chat} me={me} profiles={profiles} replyTo={replyTo} editing={editing}
-            onCancelReply={() => setReplyTo(null)} onCancelEdit={() => setEditing(null)} />
+            onCancelReply={() => setReplyTo(null)} onCancelEdit={() => setEditing(null)} onFiles={setAttach} />
+        )}
+        {attach && (
+          <AttachDialog files={attach} onCancel={() => setAttach(null)}
+            onSend={(caption) => {
+              app.sendFiles(chatId, attach, caption, replyTo?.seq);
+              setAttach(null);
+              setReplyTo(null);
+            }} />
         )}
       </main>
       {side && (
@@ -124,8 +157,8 @@ function linkify(text: string) {
   return parts.map((p, i) => (i % 2 === 1 ? <a key={i} href={p} target="_blank" rel="noopener noreferrer">{p}</a> : <Fragment key={i}>{p}</Fragment>));
 }
 
-function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
-  chat: ChatData; me: string; profiles: Record<string, Profile>; pending: PendingSend[];
+function MessageList({ chat, me, profiles, pending, uploads, onReply, onEdit, onInfo }: {
+  chat: ChatData; me: string; profiles: Record<string, Profile>; pending: PendingSend[]; uploads: Upload[];
   onReply: (m: Message) => void; onEdit: (m: Message) => void; onInfo: (m: Message) => void;
 }) {
   const s = chat.summary;
@@ -133,6 +166,7 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
   const [atBottom, setAtBottom] = useState(true);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [deleting, setDeleting] = useState<Message | null>(null);
+  const [viewing, setViewing] = useState<{ media: NonNullable<Message['media']>; sender: string; at: number } | null>(null);
   const [highlight, setHighlight] = useState<number | null>(null);
   const flashTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const jump = useApp((st) => st.jumpTo);
@@ -168,7 +202,7 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
     }
     if (atBottom) el.scrollTop = el.scrollHeight;
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [lastSeq, firstSeq, pending.length, chat.loaded]);
+  }, [lastSeq, firstSeq, pending.length, uploads.length, chat.loaded]);
 
   useLayoutEffect(() => {
     // First open: show the unread divider, else the newest message.
@@ -244,34 +278,46 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
 
   const bySeq = useMemo(() => new Map(messages.map((m) => [m.seq, m])), [messages]);
   const items: React.ReactNode[] = [];
-  let prev: { at: number; sender: string; kind: string } | null = null;
+  let prev: { at: number; sender: string; kind: Message['kind'] } | null = null;
   let dividerDone = false;
   const dayItem = (at: number) => (
     <li key={`day-${at}`} className="day-sep" role="separator"><span>{dayLabel(at)}</span></li>
   );
   for (const m of messages) {
     if (!prev || !sameDay(prev.at, m.created_at)) items.push(dayItem(m.created_at));
-    if (!dividerDone && unreadFrom !== null && m.seq > unreadFrom && m.sender !== me && m.kind === 'text') {
+    if (!dividerDone && unreadFrom !== null && m.seq > unreadFrom && m.sender !== me && isUserMessage(m.kind)) {
       dividerDone = true;
       items.push(<li key="unread" className="unread-divider" role="separator"><span>{`${unreadAtOpen!.count} unread message${unreadAtOpen!.count === 1 ? '' : 's'}`}</span></li>);
     }
-    const first = !prev || prev.sender !== m.sender || prev.kind !== 'text' || !sameDay(prev.at, m.created_at);
+    const first = !prev || prev.sender !== m.sender || !isUserMessage(prev.kind) || !sameDay(prev.at, m.created_at);
     if (m.kind === 'system') {
       items.push(<li key={m.seq} data-seq={m.seq} className="system-msg"><span>{systemText(m.event, (u) => displayName(u, profiles, me, 'You'))}</span></li>);
     } else {
       items.push(
         <Bubble key={m.seq} m={m} me={me} chat={chat} first={first} name={name} quoted={m.reply_to ? bySeq.get(m.reply_to) : undefined}
           highlight={highlight === m.seq} onJump={jumpTo}
+          onView={(x) => x.media && setViewing({ media: x.media, sender: x.sender === me ? 'You' : name(x.sender), at: x.created_at })}
           onReply={onReply} onEdit={onEdit} onInfo={onInfo} onDelete={setDeleting} />,
       );
     }
     prev = { at: m.created_at, sender: m.sender, kind: m.kind };
   }
-  for (const p of pending) {
-    if (!prev || !sameDay(prev.at, p.created_at)) items.push(dayItem(p.created_at));
-    const first = !prev || prev.sender !== me || prev.kind !== 'text';
-    items.push(<PendingBubble key={p.client_id} p={p} first={first} quoted={p.reply_to ? bySeq.get(p.reply_to) : undefined} name={name} />);
-    prev = { at: p.created_at, sender: me, kind: 'text' };
+  // My unacknowledged sends and the uploads before them, in the order they were made.
+  type Mine = { p: PendingSend; u?: undefined } | { u: Upload; p?: undefined };
+  const mine: Mine[] = [...pending.map((p): Mine => ({ p })), ...uploads.map((u): Mine => ({ u }))];
+  mine.sort((a, b) => (a.p ? a.p.created_at : a.u!.created_at) - (b.p ? b.p.created_at : b.u!.created_at));
+  for (const x of mine) {
+    const at = x.p ? x.p.created_at : x.u.created_at;
+    if (!prev || !sameDay(prev.at, at)) items.push(dayItem(at));
+    const first = !prev || prev.sender !== me || !isUserMessage(prev.kind);
+    if (x.p) {
+      const p = x.p;
+      items.push(<PendingBubble key={p.client_id} p={p} first={first} quoted={p.reply_to ? bySeq.get(p.reply_to) : undefined} name={name}
+        onView={() => p.media && setViewing({ media: p.media, sender: 'You', at: p.created_at })} />);
+    } else {
+      items.push(<UploadBubble key={x.u.id} u={x.u} first={first} quoted={x.u.reply_to ? bySeq.get(x.u.reply_to) : undefined} name={name} />);
+    }
+    prev = { at, sender: me, kind: 'text' };
   }
 
   return (
@@ -291,6 +337,9 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
           <IconDown />
         </button>
       )}
+      {viewing && (
+        <MediaViewer media={viewing.media} title={viewing.sender} subtitle={dateTime(viewing.at)} onClose={() => setViewing(null)} />
+      )}
       {deleting && (
         <Confirm title="Delete message?" body="This message will be deleted for everyone in this chat." confirm="Delete for everyone" danger
           onCancel={() => setDeleting(null)}
@@ -305,17 +354,17 @@ function MessageList({ chat, me, profiles, pending, onReply, onEdit, onInfo }: {
 
 function Quote({ m, name, onJump }: { m: Message; name: (u: string) => string; onJump?: (seq: number) => void }) {
   return (
-    <button type="button" className="quote" style={{ borderColor: colorFor(m.sender) }} aria-label={`Replying to ${name(m.sender)}: ${m.deleted ? 'deleted message' : m.text ?? ''}`}
+    <button type="button" className="quote" style={{ borderColor: colorFor(m.sender) }} aria-label={`Replying to ${name(m.sender)}: ${m.deleted ? 'deleted message' : m.media ? mediaPreview(m.media, m.text) : m.text ?? ''}`}
       onClick={(e) => { e.stopPropagation(); onJump?.(m.seq); }}>
       <span className="quote-name" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</span>
-      <span className="quote-text">{m.deleted ? 'This message was deleted' : m.text}</span>
+      <span className="quote-text">{m.deleted ? 'This message was deleted' : m.media ? mediaPreview(m.media, m.text) : m.text}</span>
     </button>
   );
 }
 
-function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, onReply, onEdit, onInfo, onDelete }: {
+function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, onView, onReply, onEdit, onInfo, onDelete }: {
   m: Message; me: string; chat: ChatData; first: boolean; name: (u: string) => string; quoted?: Message; highlight: boolean;
-  onJump: (seq: number) => void; onReply: (m: Message) => void; onEdit: (m: Message) => void; onInfo: (m: Message) => void; onDelete: (m: Message) => void;
+  onJump: (seq: number) => void; onView: (m: Message) => void; onReply: (m: Message) => void; onEdit: (m: Message) => void; onInfo: (m: Message) => void; onDelete: (m: Message) => void;
 }) {
   const mine = m.sender === me;
   const group = chat.summary.kind === 'group';
@@ -325,19 +374,24 @@ function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, onReply, 
   if (mine && !m.deleted) {
     items.push({ label: 'Message info', onSelect: () => onInfo(m) });
     if (!chat.removed) {
-      items.push({ label: 'Edit', onSelect: () => onEdit(m) });
+      if (m.kind === 'text') items.push({ label: 'Edit', onSelect: () => onEdit(m) });
       items.push({ label: 'Delete for everyone', onSelect: () => onDelete(m), danger: true });
     }
   }
   const tick = mine && !m.deleted ? tickState(chat.summary, m.seq) : null;
+  const media = !m.deleted ? m.media : undefined;
   return (
     <li data-seq={m.seq} className={`msg-row ${mine ? 'out' : 'in'}${first ? ' first' : ''}${highlight ? ' highlight' : ''}`}>
-      <div className={`bubble${m.deleted ? ' deleted' : ''}`} data-testid="bubble" data-tick={tick ?? undefined}
+      <div className={`bubble${m.deleted ? ' deleted' : ''}${media ? ` media-bubble media-${m.kind}` : ''}`} data-testid="bubble" data-tick={tick ?? undefined}
+        data-kind={m.kind}
         onDoubleClick={() => !m.deleted && !chat.removed && onReply(m)}>
         {group && !mine && first && <div className="sender" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</div>}
         {quoted && <Quote m={quoted} name={name} onJump={onJump} />}
         {m.reply_to && !quoted && <div className="quote quote-missing">Reply to an earlier message</div>}
-        <span className="text">{m.deleted ? <em className="deleted-text"><IconBlocked /> {mine ? 'You deleted this message' : 'This message was deleted'}</em> : linkify(m.text ?? '')}</span>
+        {media && <MediaBlock media={media} caption={m.text} onOpen={() => onView(m)} />}
+        {(!media || m.text) && (
+          <span className="text">{m.deleted ? <em className="deleted-text"><IconBlocked /> {mine ? 'You deleted this message' : 'This message was deleted'}</em> : linkify(m.text ?? '')}</span>
+        )}
         <span className="meta">
           {m.edited_at && !m.deleted && <span className="edited">Edited</span>}
           <time dateTime={new Date(m.created_at).toISOString()}>{timeOf(m.created_at)}</time>
@@ -353,13 +407,14 @@ function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, onReply, 
   );
 }
 
-function PendingBubble({ p, first, quoted, name }: { p: PendingSend; first: boolean; quoted?: Message; name: (u: string) => string }) {
+function PendingBubble({ p, first, quoted, name, onView }: { p: PendingSend; first: boolean; quoted?: Message; name: (u: string) => string; onView: () => void }) {
   const failed = p.status === 'failed';
   return (
     <li className={`msg-row out${first ? ' first' : ''}`} data-pending={p.client_id}>
-      <div className="bubble pending" data-testid="bubble" data-tick={failed ? 'failed' : 'pending'}>
+      <div className={`bubble pending${p.media ? ` media-bubble media-${p.media.kind}` : ''}`} data-testid="bubble" data-tick={failed ? 'failed' : 'pending'}>
         {quoted && <Quote m={quoted} name={name} />}
-        <span className="text">{linkify(p.text)}</span>
+        {p.media && <MediaBlock media={p.media} caption={p.text} onOpen={onView} />}
+        {(!p.media || p.text) && <span className="text">{linkify(p.text)}</span>}
         <span className="meta">
           <time>{timeOf(p.created_at)}</time>
           <Ticks state={failed ? 'failed' : 'pending'} />
@@ -376,10 +431,47 @@ function PendingBubble({ p, first, quoted, name }: { p: PendingSend; first: bool
   );
 }
 
-function Composer({ chat, me, profiles, replyTo, editing, onCancelReply, onCancelEdit }: {
+/** A file on its way up: local preview, progress bar and cancel (or the error with Retry). */
+function UploadBubble({ u, first, quoted, name }: { u: Upload; first: boolean; quoted?: Message; name: (x: string) => string }) {
+  const failed = u.status === 'failed';
+  const pct = u.size ? Math.min(100, Math.round((u.loaded / u.size) * 100)) : 0;
+  return (
+    <li className={`msg-row out${first ? ' first' : ''}`} data-upload={u.id}>
+      <div className="bubble pending upload-bubble" data-testid="upload" data-status={u.status}>
+        {quoted && <Quote m={quoted} name={name} />}
+        <div className="upload-body">
+          {u.local_url ? <img className="upload-preview" src={u.local_url} alt="" /> : <span className="file-icon" aria-hidden="true"><IconFile /></span>}
+          <span className="file-main">
+            <span className="file-name">{u.name}</span>
+            <span className="file-meta">{failed ? formatBytes(u.size) : `${formatBytes(u.loaded)} of ${formatBytes(u.size)}`}</span>
+            {!failed && (
+              <span className="progress" role="progressbar" aria-label={`Uploading ${u.name}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct}>
+                <span style={{ width: `${pct}%` }} />
+              </span>
+            )}
+          </span>
+          {!failed && (
+            <button type="button" className="icon-btn" aria-label={`Cancel upload of ${u.name}`} title="Cancel upload" onClick={() => app.cancelUpload(u.id)}><IconClose /></button>
+          )}
+        </div>
+        {u.caption && <span className="text">{u.caption}</span>}
+      </div>
+      {failed && (
+        <div className="send-failed" role="alert">
+          Not sent: {u.error}
+          <button type="button" className="link-btn" onClick={() => app.retryUpload(u.id)}>Retry</button>
+          <button type="button" className="link-btn" onClick={() => app.cancelUpload(u.id)}>Delete</button>
+        </div>
+      )}
+    </li>
+  );
+}
+
+function Composer({ chat, me, profiles, replyTo, editing, onCancelReply, onCancelEdit, onFiles }: {
   chat: ChatData; me: string; profiles: Record<string, Profile>; replyTo: Message | null; editing: Message | null;
-  onCancelReply: () => void; onCancelEdit: () => void;
+  onCancelReply: () => void; onCancelEdit: () => void; onFiles: (files: File[]) => void;
 }) {
+  const fileInput = useRef<HTMLInputElement>(null);
   const id = chat.summary.chat_id;
   const [text, setText] = useState(() => drafts.get(id) ?? '');
   const [saved, setSaved] = useState<string | null>(null);
@@ -472,9 +564,16 @@ function Composer({ chat, me, profiles, replyTo, editing, onCancelReply, onCance
         </div>
       )}
       <div className="compose-row">
-        <button type="button" className="icon-btn" disabled aria-disabled="true" aria-label="Attach (coming in a later update)" title="Sending photos and files is coming in a later update">
+        <button type="button" className="icon-btn" aria-label="Attach" title="Attach photos and files" disabled={!!editing}
+          onClick={() => fileInput.current?.click()}>
           <IconAttach />
         </button>
+        <input ref={fileInput} type="file" multiple hidden data-testid="file-input"
+          onChange={(e) => {
+            const files = Array.from(e.target.files ?? []);
+            e.target.value = '';
+            if (files.length) onFiles(files);
+          }} />
         <textarea
           ref={ta}
           rows={1}
@@ -483,6 +582,14 @@ function Composer({ chat, me, profiles, replyTo, editing, onCancelReply, onCance
           value={text}
           onChange={(e) => onInput(e.target.value)}
           onBlur={() => { if (!text.trim()) stopTyping(); }}
+          onPaste={(e) => {
+            // Pasted pictures (screenshots) or files go through the attach step.
+            const files = Array.from(e.clipboardData?.files ?? []);
+            if (files.length && !editing) {
+              e.preventDefault();
+              onFiles(files);
+            }
+          }}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
               e.preventDefault();

@@ -3,8 +3,9 @@ import type { MessageInfo, Profile } from '../api/types';
 import type { ChatData } from '../state/logic';
 import { app, errorText, useApp } from '../state/store';
 import { Avatar, Confirm, MenuButton, PanelHeader, Ticks, type MenuItem } from './common';
-import { dateTime, displayName, lastSeen, timeOf } from './format';
+import { chatAvatar, dateTime, displayName, lastSeen, timeOf } from './format';
 import { IconCheckMark, IconClose, IconPencil } from './icons';
+import { AvatarEditor } from './Media';
 import { UserPicker } from './UserPicker';
 
 export function ContactInfo({ chat, onClose }: { chat: ChatData; onClose: () => void }) {
@@ -23,7 +24,7 @@ export function ContactInfo({ chat, onClose }: { chat: ChatData; onClose: () => 
       <PanelHeader title="Contact info" onBack={onClose} closeIcon={<IconClose />} />
       <div className="panel-body">
         <div className="profile-top">
-          <Avatar id={peer} name={name} size={160} />
+          <Avatar id={peer} name={name} size={160} media={chatAvatar(chat.summary, { ...(profile ? { [peer]: profile } : {}) })} />
           <h3>{name}</h3>
           <div className="muted">@{profile?.username ?? peer.split('@')[0]} · {peer}</div>
           <div className="muted small">{presence?.online ? 'online' : presence?.last_seen ? lastSeen(presence.last_seen) : ''}</div>
@@ -82,7 +83,9 @@ export function GroupInfo({ chat, onClose }: { chat: ChatData; onClose: () => vo
       <PanelHeader title="Group info" onBack={onClose} closeIcon={<IconClose />} />
       <div className="panel-body">
         <div className="profile-top">
-          <Avatar id={s.chat_id} name={s.name} size={160} group />
+          <AvatarEditor id={s.chat_id} name={s.name} media={s.avatar} group editable={amAdmin} what="group photo"
+            onSet={(file, onProgress, signal) => app.setGroupAvatar(s.chat_id, file, file.name || 'group', onProgress, signal)}
+            onRemove={() => app.removeGroupAvatar(s.chat_id)} />
           {renaming ? (
             <form className="field-edit" onSubmit={(e) => { e.preventDefault(); run(app.api.updateGroup(s.chat_id, { name: newName.trim() }).then(() => app.refreshChat(s.chat_id)).then(() => setRenaming(false))); }}>
               <input aria-label="Group name" autoFocus value={newName} maxLength={100} onChange={(e) => setNewName(e.target.value)} onKeyDown={(e) => e.key === 'Escape' && setRenaming(false)} />
@@ -142,7 +145,7 @@ export function GroupInfo({ chat, onClose }: { chat: ChatData; onClose: () => vo
               }
               return (
                 <li key={m.user_id} className="list-row static" data-member={m.user_id}>
-                  <Avatar id={m.user_id} name={displayName(m.user_id, profiles)} size={40} />
+                  <Avatar id={m.user_id} name={displayName(m.user_id, profiles)} size={40} media={profiles[m.user_id]?.avatar} />
                   <span className="row-main">
                     <span className="row-title">{m.user_id === me ? 'You' : n}</span>
                     <span className="row-sub">{profiles[m.user_id]?.about || `@${profiles[m.user_id]?.username ?? m.user_id.split('@')[0]}`}</span>
@@ -190,7 +193,7 @@ export function MessageInfoPanel({ chat, seq, onClose }: { chat: ChatData; seq: 
   const waiting = others.filter((x) => !x.read_at && !x.delivered_at);
   const row = (u: string, at: number | null) => (
     <li key={u} className="list-row static">
-      <Avatar id={u} name={displayName(u, profiles)} size={40} />
+      <Avatar id={u} name={displayName(u, profiles)} size={40} media={profiles[u]?.avatar} />
       <span className="row-main">
         <span className="row-title">{displayName(u, profiles)}</span>
         <span className="row-sub">{at ? dateTime(at) : ''}</span>

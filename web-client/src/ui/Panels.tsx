@@ -4,6 +4,7 @@ import type { Profile, Visibility } from '../api/types';
 import { app, errorText, useApp } from '../state/store';
 import { Avatar, Confirm, PanelHeader } from './common';
 import { IconBack, IconCheckMark, IconGroup, IconPencil } from './icons';
+import { AvatarEditor } from './Media';
 import { UserPicker } from './UserPicker';
 
 export function NewChatPanel({ onClose, onNewGroup }: { onClose: () => void; onNewGroup: () => void }) {
@@ -138,8 +139,10 @@ export function ProfilePanel({ onClose }: { onClose: () => void }) {
       <PanelHeader title="Profile" onBack={onClose} closeIcon={<IconBack />} />
       <div className="panel-body">
         <div className="profile-top">
-          <Avatar id={me.user_id} name={me.display_name} size={160} />
-          <div className="muted small" title="Profile pictures arrive with media support">@{me.username} · {me.user_id}</div>
+          <AvatarEditor id={me.user_id} name={me.display_name} media={me.avatar} editable what="profile photo"
+            onSet={(file, onProgress, signal) => app.setAvatar(file, file.name || 'avatar', onProgress, signal)}
+            onRemove={() => app.removeAvatar()} />
+          <div className="muted small">@{me.username} · {me.user_id}</div>
         </div>
         <EditableField label="Your name" value={me.display_name} maxLength={64} onSave={(v) => app.updateProfile({ display_name: v })} />
         <EditableField label="About" value={me.about} maxLength={280} multiline emptyText="Add a few words about yourself" onSave={(v) => app.updateProfile({ about: v })} />
@@ -222,7 +225,7 @@ function ContactsList({ onRemove, onError }: { onRemove: (p: Profile) => void; o
     <ul className="plain-list" aria-label="Contact list">
       {contacts.map((c) => (
         <li key={c.profile.user_id} className="list-row static">
-          <Avatar id={c.profile.user_id} name={c.profile.display_name} size={40} />
+          <Avatar id={c.profile.user_id} name={c.profile.display_name} size={40} media={c.profile.avatar} />
           <span className="row-main">
             <span className="row-title">{c.profile.display_name}</span>
             <span className="row-sub">{c.added ? c.profile.about || `@${c.profile.username}` : 'From your chats (not added)'}</span>

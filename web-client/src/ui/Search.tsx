@@ -142,7 +142,7 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
             {people.map((p) => (
               <li key={p.user_id}>
                 <button type="button" className="list-row" aria-label={`Chat with ${p.display_name}`} onClick={() => openUser(p)}>
-                  <Avatar id={p.user_id} name={p.display_name} size={40} />
+                  <Avatar id={p.user_id} name={p.display_name} size={40} media={p.avatar} />
                   <span className="row-main">
                     <span className="row-title">{p.display_name}</span>
                     <span className="row-sub">{p.about || `@${p.username}`}</span>

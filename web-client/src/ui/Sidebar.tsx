@@ -1,8 +1,9 @@
 import { useMemo, useState } from 'react';
-import { sortChats, tickState, typingUsers, type ChatData } from '../state/logic';
+import { mediaPreview } from '../api/media';
+import { isUserMessage, sortChats, tickState, typingUsers, type ChatData } from '../state/logic';
 import { app, useApp } from '../state/store';
 import { Avatar, MenuButton, Ticks, type TickKind } from './common';
-import { displayName, listTime, preview } from './format';
+import { chatAvatar, displayName, listTime, preview } from './format';
 import { IconBell, IconClose, IconMenu, IconNewChat, IconOffline } from './icons';
 import { ContactsPanel, NewChatPanel, NewGroupPanel, ProfilePanel } from './Panels';
 import { GlobalSearchResults, SEARCH_MAX } from './Search';
@@ -20,7 +21,7 @@ export function Sidebar() {
     <aside className="sidebar" aria-label="Chats">
       <header className="pane-header">
         <button type="button" className="avatar-btn" aria-label="Profile" title="Profile" onClick={() => setMode('profile')}>
-          <Avatar id={me.user_id} name={me.display_name} size={40} />
+          <Avatar id={me.user_id} name={me.display_name} size={40} media={me.avatar} />
         </button>
         <div className="header-actions">
           <button type="button" className="icon-btn" aria-label="New chat" title="New chat" onClick={() => setMode('new-chat')}><IconNewChat /></button>
@@ -159,13 +160,13 @@ function ChatRow({ chat, me, profiles, active, pending }: {
   let tick: TickKind | null = null;
   let time = s.last_activity;
   if (lastPending && (!last || lastPending.created_at >= last.created_at)) {
-    text = lastPending.text;
+    text = lastPending.media ? mediaPreview(lastPending.media, lastPending.text) : lastPending.text;
     tick = lastPending.status === 'failed' ? 'failed' : 'pending';
     time = Math.max(time, lastPending.created_at);
   } else if (last) {
     text = preview(last, me, name);
-    if (s.kind === 'group' && last.kind === 'text' && !last.deleted) text = `${name(last.sender)}: ${text}`;
-    if (last.sender === me && last.kind === 'text' && !last.deleted) tick = tickState(s, last.seq);
+    if (s.kind === 'group' && isUserMessage(last.kind) && !last.deleted) text = `${name(last.sender)}: ${text}`;
+    if (last.sender === me && isUserMessage(last.kind) && !last.deleted) tick = tickState(s, last.seq);
   }
   const typingText = typing.length === 0 ? null : s.kind === 'group' ? `${name(typing[0])} is typing…` : 'typing…';
   return (
@@ -177,7 +178,7 @@ function ChatRow({ chat, me, profiles, active, pending }: {
         aria-label={`${s.name}${s.unread > 0 ? `, ${s.unread} unread message${s.unread === 1 ? '' : 's'}` : ''}`}
         onClick={() => app.navigate(s.chat_id)}
       >
-        <Avatar id={s.peer ?? s.chat_id} name={s.name} group={s.kind === 'group'} />
+        <Avatar id={s.peer ?? s.chat_id} name={s.name} group={s.kind === 'group'} media={chatAvatar(s, profiles)} />
         <span className="row-main">
           <span className="row-top">
             <span className="row-title">{s.name}</span>

@@ -94,7 +94,7 @@ export function UserPicker({ onPick, exclude = [], selected, actionLabel }: {
             }
           }}
         >
-          <Avatar id={p.user_id} name={p.display_name} size={40} />
+          <Avatar id={p.user_id} name={p.display_name} size={40} media={p.avatar} />
           <span className="row-main">
             <span className="row-title">{p.display_name}</span>
             <span className="row-sub">{p.about || `@${p.username}`}</span>

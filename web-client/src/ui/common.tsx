@@ -1,11 +1,22 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { ReceiptState } from '../api/types';
-import { errorText } from '../state/store';
+import { thumbnailUrl } from '../api/media';
+import { errorText, useApp } from '../state/store';
 import { colorFor, initials } from './format';
 import { IconAlert, IconCheck, IconClock, IconDoubleCheck, IconGroup } from './icons';
 
-export function Avatar({ id, name, size = 49, group = false }: { id: string; name: string; size?: number; group?: boolean }) {
-  // Profile pictures arrive with the media issue; until then a coloured initials disc.
+export function Avatar({ id, name, size = 49, group = false, media }: {
+  id: string; name: string; size?: number; group?: boolean; media?: string | null;
+}) {
+  const ready = useApp((s) => s.mediaReady);
+  const [failed, setFailed] = useState<string | null>(null);
+  if (media && ready && failed !== media) {
+    // The profile or group picture's thumbnail; the initials disc if it cannot be loaded.
+    return (
+      <img className="avatar avatar-img" src={thumbnailUrl(media)} alt="" aria-hidden="true" width={size} height={size}
+        style={{ width: size, height: size, background: colorFor(id) }} data-avatar={media} onError={() => setFailed(media)} />
+    );
+  }
   return (
     <div className="avatar" style={{ width: size, height: size, background: colorFor(id), fontSize: size * 0.4 }} aria-hidden="true">
       {group ? <IconGroup width={size * 0.55} height={size * 0.55} /> : initials(name)}

@@ -1,5 +1,6 @@
 // Dates and names as WhatsApp Web shows them.
-import type { Message, Profile, SystemEvent, UserId } from '../api/types';
+import { mediaPreview } from '../api/media';
+import type { ChatSummary, Message, Profile, SystemEvent, UserId } from '../api/types';
 
 const DAY = 86_400_000;
 
@@ -80,6 +81,7 @@ export function systemText(e: SystemEvent | undefined, subject: (u: UserId) => s
 export function preview(m: Message, me: UserId, name: (u: UserId) => string): string {
   if (m.kind === 'system') return systemText(m.event, name);
   if (m.deleted) return m.sender === me ? 'You deleted this message' : 'This message was deleted';
+  if (m.media) return mediaPreview(m.media, m.text);
   return m.text ?? '';
 }
 
@@ -96,4 +98,13 @@ export function initials(name: string) {
   if (parts.length === 0) return '?';
   const s = parts.length === 1 ? parts[0].slice(0, 1) : parts[0][0] + parts[parts.length - 1][0];
   return s.toUpperCase();
+}
+
+/**
+ * The picture of a chat: the group's, or for a 1:1 chat the peer's (the summary carries it;
+ * the cached profile is the fallback for summaries without the field).
+ */
+export function chatAvatar(s: ChatSummary, profiles: Record<UserId, Profile>): string | null {
+  if (s.avatar !== undefined) return s.avatar;
+  return s.kind === 'direct' && s.peer ? (profiles[s.peer]?.avatar ?? null) : null;
 }
