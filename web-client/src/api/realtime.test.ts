@@ -85,6 +85,23 @@ describe('Realtime', () => {
     expect(t.outbox.get('k1')?.status).toBe('sent');
   });
 
+  it('sends an uploaded file as media_id with its caption (and no media_id for text)', async () => {
+    const t = setup();
+    const media = { media_id: 'md1', kind: 'image' as const, mime: 'image/png', size: 5, name: 'a.png', thumbnail: true };
+    t.outbox.add({ client_id: 'k1', chat_id: 'c1@x', text: '', media });
+    t.outbox.add({ client_id: 'k2', chat_id: 'c1@x', text: 'plain' });
+    t.rt.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const ws = t.sockets[0];
+    ws.open();
+    ws.push(ready);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ws.sent.slice(2)).toEqual([
+      { type: 'send', chat_id: 'c1@x', client_id: 'k1', text: '', media_id: 'md1' },
+      { type: 'send', chat_id: 'c1@x', client_id: 'k2', text: 'plain' },
+    ]);
+  });
+
   it('resends unacknowledged messages with the same idempotency key after a reconnect', async () => {
     const t = setup({ 'c1@x': 3 });
     t.rt.start();

@@ -71,6 +71,17 @@ describe('applyEntry', () => {
     c = applyEntry(c, msg(2, { kind: 'edit', target: 1, text: 'fixed', created_at: 9000 }), ME);
     expect(c.messages[0].deleted).toBe(true);
   });
+  it('counts media messages as unread, clears a deleted one\'s media and previews the newest', () => {
+    const media = { media_id: 'md1', kind: 'image' as const, mime: 'image/png', size: 5, name: 'a.png', thumbnail: true };
+    let c = newChatData(summary());
+    c = applyEntry(c, msg(1, { kind: 'image', text: '', media }), ME);
+    c = applyEntry(c, msg(2, { kind: 'file', text: 'caption', media: { ...media, kind: 'file', media_id: 'md2' } }), ME);
+    expect(c.summary.unread).toBe(2);
+    expect(c.summary.last_message?.media?.media_id).toBe('md2');
+    c = applyEntry(c, msg(3, { kind: 'delete', target: 2, text: null }), ME);
+    expect(c.messages[1]).toMatchObject({ deleted: true, text: null, media: undefined });
+    expect(c.summary.unread).toBe(1);
+  });
   it('my own entries move my read mark', () => {
     let c = newChatData(summary());
     c = applyEntry(c, msg(1), ME);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dayLabel, listTime, preview, systemText } from './format';
+import type { ChatSummary, Message } from '../api/types';
+import { chatAvatar, dayLabel, listTime, preview, systemText } from './format';
 
 const name = (u: string) => (u === 'me@x' ? 'You' : u.split('@')[0]);
 
@@ -26,5 +27,23 @@ describe('preview', () => {
     const m = { id: 'i', chat_id: 'c', seq: 1, sender: 'me@x', kind: 'text' as const, text: null, created_at: 0, deleted: true };
     expect(preview(m, 'me@x', name)).toBe('You deleted this message');
     expect(preview({ ...m, sender: 'bob@x' }, 'me@x', name)).toBe('This message was deleted');
+  });
+});
+
+describe('media previews and chat pictures', () => {
+  const media = { media_id: 'md1', kind: 'file' as const, mime: 'application/pdf', size: 5, name: 'plan.pdf', thumbnail: false };
+  it('previews media messages by kind, caption first', () => {
+    const m: Message = { id: 'm', chat_id: 'c', seq: 1, sender: 'bob@x', kind: 'file', text: '', created_at: 0, deleted: false, media };
+    expect(preview(m, 'me@x', name)).toBe('📄 plan.pdf');
+    expect(preview({ ...m, kind: 'image', text: 'Sunset', media: { ...media, kind: 'image' } }, 'me@x', name)).toBe('📷 Sunset');
+    expect(preview({ ...m, deleted: true, media: undefined }, 'me@x', name)).toBe('This message was deleted');
+  });
+  it('uses the summary\'s picture, falling back on the cached peer profile', () => {
+    const s = { chat_id: 'c', kind: 'direct', peer: 'bob@x' } as ChatSummary;
+    const profiles = { 'bob@x': { user_id: 'bob@x', username: 'bob', display_name: 'Bob', about: '', is_admin: false, avatar: 'p1' } };
+    expect(chatAvatar({ ...s, avatar: 'p2' }, profiles)).toBe('p2');
+    expect(chatAvatar({ ...s, avatar: null }, profiles)).toBeNull();
+    expect(chatAvatar(s, profiles)).toBe('p1');
+    expect(chatAvatar({ ...s, kind: 'group', peer: undefined }, profiles)).toBeNull();
   });
 });
