@@ -34,6 +34,8 @@ export interface Upload {
   loaded: number;
   status: 'uploading' | 'failed';
   error?: string;
+  /** The ApiError code of a failure ('network' ones are retried when the connection is back). */
+  error_code?: string;
   created_at: number;
   /** An object URL of the local file, for image previews while uploading. */
   local_url?: string;
@@ -276,6 +278,8 @@ export class AppController {
         this.set({ conn, retryAt: retryAt ?? null, ...(conn === 'offline' ? { presence: {} } : {}) });
         // Started offline: the media cookie could not be set yet.
         if (conn === 'online' && !this.state.mediaReady) void this.renewMediaCookie();
+        // Uploads that failed for want of a network go again once it is back.
+        if (conn === 'online') for (const u of this.state.uploads) if (u.status === 'failed' && u.error_code === 'network') this.startUpload(u.id);
       },
       onSessionEnded: (c) => this.sessionEnded(c),
       outbox: this.outbox,
@@ -538,7 +542,7 @@ export class AppController {
     if (!f || !u) return;
     const ctrl = new AbortController();
     f.ctrl = ctrl;
-    this.patchUpload(id, { status: 'uploading', loaded: 0, error: undefined });
+    this.patchUpload(id, { status: 'uploading', loaded: 0, error: undefined, error_code: undefined });
     let shown = 0;
     this.api
       .upload(f.file, u.name, (p) => {
@@ -558,7 +562,7 @@ export class AppController {
         },
         (e) => {
           if (ctrl.signal.aborted) return;
-          this.patchUpload(id, { status: 'failed', error: mediaErrorText(e) });
+          this.patchUpload(id, { status: 'failed', error: mediaErrorText(e), error_code: e instanceof ApiError ? e.code : undefined });
         },
       );
   }

@@ -5,6 +5,7 @@ import { app, errorText, useApp } from '../state/store';
 import { Avatar, Confirm, MenuButton, PanelHeader, Ticks, type MenuItem } from './common';
 import { chatAvatar, dateTime, displayName, lastSeen, timeOf } from './format';
 import { IconCheckMark, IconClose, IconPencil } from './icons';
+import { mediaPreview } from '../api/media';
 import { AvatarEditor } from './Media';
 import { UserPicker } from './UserPicker';
 
@@ -206,7 +207,7 @@ export function MessageInfoPanel({ chat, seq, onClose }: { chat: ChatData; seq: 
       <div className="panel-body info-body">
         {m && (
           <div className="msg-row out first info-preview">
-            <div className="bubble"><span className="text">{m.deleted ? 'This message was deleted' : m.text}</span>
+            <div className="bubble"><span className="text">{m.deleted ? 'This message was deleted' : m.media ? mediaPreview(m.media, m.text) : m.text}</span>
               <span className="meta"><time>{timeOf(m.created_at)}</time>{info && <Ticks state={info.state} />}</span></div>
           </div>
         )}
