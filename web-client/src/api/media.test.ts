@@ -93,7 +93,7 @@ describe('uploadMedia', () => {
     [413, { code: 'quota_exceeded', message: 'quota' }, 'quota_exceeded', 'Your storage space on this server is full. Delete some media or ask your administrator for more space.'],
     [422, { code: 'invalid_media', message: 'cannot decode' }, 'invalid_media', 'This image is damaged or too large to open, so it cannot be sent.'],
     [400, { code: 'invalid_input', message: 'name too long' }, 'invalid_input', 'The file was refused: name too long.'],
-    [500, '', 'http_500', 'Server error (500)'],
+    [500, '', 'http_500', 'Server error (500).'],
   ])('maps HTTP %i %j to %s', async (status, body, code, text) => {
     const t = start();
     t.xhr().respond(status, body);

@@ -107,7 +107,11 @@ export function mediaErrorText(e: unknown): string {
     case 'invalid_media': return 'This image is damaged or too large to open, so it cannot be sent.';
     case 'rate_limited': return `Too many uploads. Try again in ${e.retryAfter ?? 60} seconds.`;
     case 'invalid_input': return e.message ? `The file was refused: ${e.message}.` : 'The file was refused.';
-    default: return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : 'The upload failed.';
+    default: {
+      if (!e.message) return 'The upload failed.';
+      const m = e.message.charAt(0).toUpperCase() + e.message.slice(1);
+      return /[.!?]$/.test(m) ? m : `${m}.`;
+    }
   }
 }
 
