@@ -17,7 +17,8 @@ export interface Server {
 
 const ANSI = /\u001b\[[0-9;]*m/g;
 
-export async function startServer(): Promise<Server> {
+/** Starts `parley serve --dev`; `env` adds settings (e.g. PARLEY__MEDIA__MAX_UPLOAD_MIB). */
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
   const child: ChildProcess = spawn(BIN, ['serve', '--dev'], {
     cwd: dir,
@@ -27,6 +28,7 @@ export async function startServer(): Promise<Server> {
       PARLEY__HTTP__LISTEN: '127.0.0.1:0',
       PARLEY__AUTH__LOGIN_PER_IP_PER_MINUTE: '10000',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -106,7 +106,7 @@ test('an image with a caption: thumbnail with BlurHash, full-size viewer, downlo
   const thumb = theirs.getByTestId('media-image');
   await expect(thumb.locator('img.loaded')).toBeVisible();
   expect(await thumb.locator('img').getAttribute('src')).toMatch(/^\/api\/media\/[^/]+\/thumbnail$/);
-  expect(await loaded(bob.page, '[data-testid=media-image] img')).toBe(true);
+  await expect.poll(() => loaded(bob.page, '[data-testid=media-image] img')).toBe(true);
   // 640×480 fits the bubble as 330×248.
   const box = await thumb.boundingBox();
   expect(Math.round(box!.width)).toBe(330);
@@ -208,7 +208,7 @@ test('profile pictures show in the other user\'s chat list; group admins set a g
   const avatar = panel.locator('img.avatar');
   await expect(avatar).toHaveAttribute('src', /^\/api\/media\/[^/]+\/thumbnail$/);
   const id = (await avatar.getAttribute('data-avatar'))!;
-  expect(await loaded(ana.page, '[aria-label=Profile] img.avatar')).toBe(true);
+  await expect.poll(() => loaded(ana.page, '[aria-label=Profile] img.avatar')).toBe(true);
   await shot(ana.page, 'media-profile-picture');
   await ana.page.getByRole('region', { name: 'Profile' }).getByRole('button', { name: 'Back' }).click();
   await expect(ana.page.getByRole('button', { name: 'Profile', exact: true }).locator('img.avatar')).toHaveAttribute('data-avatar', id);
@@ -217,7 +217,7 @@ test('profile pictures show in the other user\'s chat list; group admins set a g
   await bob.page.reload(); // TEMP
   const bobRow = chatRow(bob.page, /Ana Costa/);
   await expect(bobRow.locator('img.avatar')).toHaveAttribute('data-avatar', id);
-  expect(await loaded(bob.page, 'nav[aria-label="Chat list"] img.avatar')).toBe(true);
+  await expect.poll(() => loaded(bob.page, 'nav[aria-label="Chat list"] img.avatar')).toBe(true);
   await expect(bob.page.locator('.conv-header img.avatar')).toHaveAttribute('data-avatar', id);
   await shot(bob.page, 'media-avatar-chat-list');
 
@@ -251,4 +251,74 @@ test('profile pictures show in the other user\'s chat list; group admins set a g
   const bobInfo = bob.page.getByRole('complementary', { name: 'Group info' });
   await expect(bobInfo.locator('img.avatar').first()).toHaveAttribute('data-avatar', gid);
   await expect(bobInfo.getByRole('button', { name: /group photo/ })).toHaveCount(0);
+});
+
+test('files dropped on the conversation or pasted into the message box go through the attach step', async () => {
+  await chatRow(ana.page, /Bob Stone/).click();
+  await expect(ana.page.getByTestId('conv-name')).toHaveText('Bob Stone');
+  await chatRow(bob.page, /Ana Costa/).click();
+  await expect(bob.page.getByTestId('conv-name')).toHaveText('Ana Costa');
+  await expect(bubbles(bob.page).filter({ hasText: 'after the cancel' })).toBeVisible();
+  const count = await bubbles(bob.page).count();
+  // Drag-and-drop: a DataTransfer with a file, dragged over and dropped on the conversation.
+  const drop = await ana.page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
+    return dt;
+  });
+  const conv = ana.page.getByRole('main', { name: 'Conversation with Bob Stone' });
+  await conv.dispatchEvent('dragover', { dataTransfer: drop });
+  await expect(ana.page.locator('.drop-overlay')).toBeVisible();
+  await shot(ana.page, 'media-drop-overlay');
+  await conv.dispatchEvent('drop', { dataTransfer: drop });
+  await expect(ana.page.locator('.drop-overlay')).toBeHidden();
+  const dialog = ana.page.getByRole('dialog', { name: 'Send files' });
+  await expect(dialog).toContainText('dropped.txt');
+  await dialog.getByRole('button', { name: 'Send files' }).click();
+  await expect(bubbles(bob.page).getByTestId('file-card').filter({ hasText: 'dropped.txt' })).toContainText('13 B');
+
+  // Paste of an image (a screenshot) into the message box.
+  const image = png(120, 90, 30);
+  await ana.page.getByRole('textbox', { name: 'Type a message' }).evaluate((el, bytes) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+    el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, [...image]);
+  await expect(dialog.getByRole('img', { name: 'image.png' })).toBeVisible();
+  await dialog.getByLabel('Add a caption').fill('pasted');
+  await dialog.getByLabel('Add a caption').press('Enter');
+  const pasted = bubbles(bob.page).filter({ hasText: 'pasted' });
+  await expect(pasted.getByTestId('media-image').locator('img.loaded')).toBeVisible();
+  await expect(bubbles(bob.page)).toHaveCount(count + 2);
+  // Cancel in the attach step sends nothing.
+  await ana.page.getByTestId('file-input').setInputFiles({ name: 'never.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(ana.page.getByTestId('upload')).toHaveCount(0);
+});
+
+test('uploads over the size limit or the storage quota are refused with a clear message', async ({ browser }) => {
+  const small = await startServer({ PARLEY__MEDIA__MAX_UPLOAD_MIB: '1', PARLEY__MEDIA__QUOTA_MIB: '2' });
+  try {
+    watch.allow(/status of 413/);
+    const cleo = await register(browser, small, watch, 'cleo', 'Cleo Park');
+    await register(browser, small, watch, 'dan', 'Dan Ruiz');
+    await startChatWith(cleo.page, 'dan', 'Dan Ruiz');
+    await attach(cleo.page, [{ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1536 * 1024, 1) }]);
+    const huge = cleo.page.locator('[data-upload]').filter({ hasText: 'huge.bin' });
+    await expect(huge.getByRole('alert')).toContainText('This file is too large to send.');
+    await huge.getByRole('button', { name: 'Delete' }).click();
+    // 0.9 MiB twice fits the 2 MiB quota, the third does not.
+    for (const n of [1, 2]) {
+      await attach(cleo.page, [{ name: `part${n}.bin`, mimeType: 'application/octet-stream', buffer: Buffer.alloc(900 * 1024, n) }]);
+      await expect(bubbles(cleo.page).getByTestId('file-card').filter({ hasText: `part${n}.bin` })).toBeVisible();
+    }
+    await attach(cleo.page, [{ name: 'part3.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(900 * 1024, 3) }]);
+    const over = cleo.page.locator('[data-upload]').filter({ hasText: 'part3.bin' });
+    await expect(over.getByRole('alert')).toContainText('Your storage space on this server is full.');
+    await shot(cleo.page, 'media-quota-error');
+    await cleo.context.close();
+  } finally {
+    await small.stop();
+  }
 });
