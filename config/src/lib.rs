@@ -33,6 +33,7 @@ pub struct Settings {
     pub auth: Auth,
     pub limits: Limits,
     pub presence: Presence,
+    pub media: MediaSettings,
     pub metrics: Metrics,
     pub log: Log,
 }
@@ -92,6 +93,15 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Presence {
     pub typing_ttl_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    pub max_upload_mib: u64,
+    pub quota_mib: u64,
+    pub unused_ttl_hours: u64,
+    pub max_image_pixels: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +247,15 @@ impl Settings {
         }
         if self.limits.outbound_queue < 16 {
             return Err(invalid("limits.outbound_queue", "must be at least 16"));
+        }
+        if !(1..=16_384).contains(&self.media.max_upload_mib) {
+            return Err(invalid("media.max_upload_mib", "must be between 1 and 16384"));
+        }
+        if !(1..=24 * 365).contains(&self.media.unused_ttl_hours) {
+            return Err(invalid("media.unused_ttl_hours", "must be between 1 and 8760"));
+        }
+        if !(1_000_000..=1_000_000_000).contains(&self.media.max_image_pixels) {
+            return Err(invalid("media.max_image_pixels", "must be between 1000000 and 1000000000"));
         }
         if !self.metrics.bearer_token.is_empty() && self.metrics.bearer_token.len() < 16 {
             return Err(invalid("metrics.bearer_token", "must be empty or at least 16 characters"));

@@ -127,6 +127,7 @@ impl Core {
             last_seen_visibility: "everyone".into(),
             last_seen: None,
             created_at: now_millis(),
+            avatar: None,
         };
         self.inner.store.create_user(&user).await.map_err(taken)?;
         self.inner.index_user(&user);

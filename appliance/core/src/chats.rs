@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parley_types::api::{
-    ChatKind, ChatSummary, CreateGroupRequest, HistoryPage, MemberReceipt, MessageInfo, UpdateGroupRequest,
+    ChatKind, ChatSummary, CreateGroupRequest, HistoryPage, MemberReceipt, MessageInfo, SendMessageRequest,
+    UpdateGroupRequest,
 };
 use parley_types::protocol::{Message, MessageKind, ReceiptState, ServerFrame};
 use parley_types::{ChatId, Seq, UserId};
@@ -180,18 +181,16 @@ impl Core {
         Ok(text.to_owned())
     }
 
-    /// Sends a text message. `origin` is the sending connection, which gets the ack in order
-    /// with its other frames; the returned message is durable.
+    /// Sends a message (text, or media with a caption). `origin` is the sending connection,
+    /// which gets the ack in order with its other frames; the returned message is durable.
     pub async fn send(
         &self,
         ctx: &AuthContext,
         chat: &ChatId,
-        client_id: &str,
-        text: &str,
-        reply_to: Option<Seq>,
+        req: &SendMessageRequest,
         origin: Option<ConnId>,
     ) -> Result<Message> {
-        let reply = self.enqueue_send(ctx, chat, client_id, text, reply_to, origin).await?;
+        let reply = self.enqueue_send(ctx, chat, req, origin).await?;
         entry(reply.await.map_err(|_| CoreError::Unavailable)??)
     }
 
@@ -201,23 +200,31 @@ impl Core {
         &self,
         ctx: &AuthContext,
         chat: &ChatId,
-        client_id: &str,
-        text: &str,
-        reply_to: Option<Seq>,
+        req: &SendMessageRequest,
         origin: Option<ConnId>,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Outcome>>> {
-        let client_id = client_id.trim();
+        let client_id = req.client_id.trim();
         if client_id.is_empty() || client_id.len() > 64 {
             return Err(CoreError::invalid("client_id must be 1-64 characters"));
         }
-        let text = self.check_text(text)?;
+        let media = match &req.media_id {
+            Some(id) => Some(self.media_to_send(ctx, id).await?),
+            None => None,
+        };
+        // A caption may be empty; a text message may not.
+        let text = if media.is_some() && req.text.trim().is_empty() {
+            String::new()
+        } else {
+            self.check_text(&req.text)?
+        };
         self.inner.member_state(chat, &ctx.user).await?;
         let op = Op::Send {
             chat: chat.clone(),
             sender: ctx.user.clone(),
             client_id: client_id.to_owned(),
             text,
-            reply_to,
+            reply_to: req.reply_to,
+            media,
         };
         self.inner.enqueue(op, origin).await
     }
@@ -237,13 +244,13 @@ impl Core {
         }
     }
 
-    /// The caller's own, live text message at `seq`.
+    /// The caller's own, live text or media message at `seq` (for media, edits change the caption).
     async fn own_message(&self, ctx: &AuthContext, chat: &ChatId, seq: Seq) -> Result<Message> {
         let (_, m) = self.visible_message(ctx, chat, seq).await?;
         if m.sender != ctx.user {
             return Err(CoreError::Forbidden("you can only change your own messages".into()));
         }
-        if m.kind != MessageKind::Text || m.deleted {
+        if !(m.kind == MessageKind::Text || m.kind.is_media()) || m.deleted {
             return Err(CoreError::Conflict("this message cannot be changed".into()));
         }
         Ok(m)
@@ -329,18 +336,20 @@ impl Inner {
         let others_delivered_seq = others.iter().map(|m| m.delivered_seq as Seq).min().unwrap_or(last_seq);
         let others_read_seq = others.iter().map(|m| m.read_seq as Seq).min().unwrap_or(last_seq);
         let kind = if rec.kind == "direct" { ChatKind::Direct } else { ChatKind::Group };
-        let (name, peer) = if kind == ChatKind::Direct {
+        let (name, peer, avatar) = if kind == ChatKind::Direct {
             let peer_id = others.first().map(|m| m.user_id.clone());
             let peer = match &peer_id {
                 Some(p) => self.store.user(p).await?,
                 None => None,
             };
+            let avatar = peer.as_ref().and_then(|p| p.avatar.clone());
             (
                 peer.map(|p| p.display_name).unwrap_or_default(),
                 peer_id.map(|p| convert::user_id(&p)).transpose()?,
+                avatar,
             )
         } else {
-            (rec.name.clone(), None)
+            (rec.name.clone(), None, rec.avatar.clone())
         };
         let last_message = self
             .store
@@ -364,6 +373,7 @@ impl Inner {
             others_read_seq,
             my_read_seq: me.read_seq as Seq,
             created_at: rec.created_at,
+            avatar: avatar.map(|a| convert::media_id(&a)).transpose()?,
         })
     }
 

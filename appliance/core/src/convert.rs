@@ -1,10 +1,10 @@
 //! Conversions between stored records and wire types. Stored IDs were validated before they
 //! were written, so a parse failure here means a corrupt database and is reported as such.
 
-use parley_store::records::{MemberRec, MessageRec, UserRec};
+use parley_store::records::{MediaRec, MemberRec, MessageRec, UserRec};
 use parley_types::api::{Member, Profile, Role, Visibility};
-use parley_types::protocol::{Message, MessageKind, SystemEvent};
-use parley_types::{ChatId, MessageId, Seq, UserId};
+use parley_types::protocol::{Media, Message, MessageKind, SystemEvent};
+use parley_types::{ChatId, MediaId, MessageId, Seq, UserId};
 
 use crate::error::{CoreError, Result};
 
@@ -26,16 +26,51 @@ pub(crate) fn kind_str(k: MessageKind) -> &'static str {
         MessageKind::System => "system",
         MessageKind::Edit => "edit",
         MessageKind::Delete => "delete",
+        MessageKind::Image => "image",
+        MessageKind::Video => "video",
+        MessageKind::Audio => "audio",
+        MessageKind::File => "file",
     }
 }
 
-pub(crate) fn message(r: MessageRec) -> Result<Message> {
-    let kind = match r.kind.as_str() {
+pub(crate) fn kind(s: &str) -> Option<MessageKind> {
+    Some(match s {
         "text" => MessageKind::Text,
         "system" => MessageKind::System,
         "edit" => MessageKind::Edit,
         "delete" => MessageKind::Delete,
-        other => return Err(corrupt("message kind", other)),
+        "image" => MessageKind::Image,
+        "video" => MessageKind::Video,
+        "audio" => MessageKind::Audio,
+        "file" => MessageKind::File,
+        _ => return None,
+    })
+}
+
+pub(crate) fn media_id(s: &str) -> Result<MediaId> {
+    MediaId::parse(s).map_err(|_| corrupt("media id", s))
+}
+
+/// The wire description of a stored upload.
+pub(crate) fn media(r: &MediaRec) -> Result<Media> {
+    Ok(Media {
+        media_id: media_id(&r.media_id)?,
+        kind: kind(&r.kind).filter(|k| k.is_media()).ok_or_else(|| corrupt("media kind", &r.kind))?,
+        mime: r.mime.clone(),
+        size: r.size.max(0) as u64,
+        name: r.name.clone(),
+        width: r.width.map(|w| w as u32),
+        height: r.height.map(|h| h as u32),
+        preview: r.preview.clone(),
+        thumbnail: r.thumb_sha.is_some(),
+    })
+}
+
+pub(crate) fn message(r: MessageRec) -> Result<Message> {
+    let kind = kind(&r.kind).ok_or_else(|| corrupt("message kind", &r.kind))?;
+    let media: Option<Media> = match &r.media {
+        Some(m) if !r.deleted => Some(serde_json::from_str(m).map_err(|_| corrupt("message media", m))?),
+        _ => None,
     };
     let event: Option<SystemEvent> = match &r.event {
         Some(e) => Some(serde_json::from_str(e).map_err(|_| corrupt("system event", e))?),
@@ -55,6 +90,7 @@ pub(crate) fn message(r: MessageRec) -> Result<Message> {
         created_at: r.created_at,
         edited_at: r.edited_at,
         deleted: r.deleted,
+        media,
     })
 }
 
@@ -73,6 +109,8 @@ pub(crate) fn message_rec(m: &Message) -> MessageRec {
         created_at: m.created_at,
         edited_at: m.edited_at,
         deleted: m.deleted,
+        media_id: m.media.as_ref().map(|x| x.media_id.to_string()),
+        media: m.media.as_ref().and_then(|x| serde_json::to_string(x).ok()),
     }
 }
 
@@ -118,5 +156,6 @@ pub(crate) fn profile(u: &UserRec, private: bool) -> Result<Profile> {
         phone: if private { u.phone.clone() } else { None },
         is_admin: u.is_admin,
         last_seen_visibility: private.then(|| visibility(&u.last_seen_visibility)),
+        avatar: u.avatar.as_deref().and_then(|a| MediaId::parse(a).ok()),
     })
 }

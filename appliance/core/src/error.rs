@@ -38,6 +38,12 @@ pub enum CoreError {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("{0}")]
+    InvalidMedia(String),
     #[error("the server is shutting down")]
     Unavailable,
     #[error("storage failure")]
@@ -67,6 +73,9 @@ impl CoreError {
             Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
+            Self::InvalidMedia(_) => ErrorCode::InvalidMedia,
             Self::Unavailable => ErrorCode::Unavailable,
             Self::Store(_) | Self::Internal(_) => ErrorCode::Internal,
         }

@@ -14,6 +14,7 @@ mod convert;
 mod error;
 pub mod hub;
 mod live;
+pub mod media;
 pub mod metrics;
 mod passwords;
 mod search;
@@ -56,6 +57,11 @@ pub(crate) struct Inner {
     pub search: parley_search::Search,
     /// True once the index has caught up with the database after start.
     pub search_caught_up: tokio::sync::watch::Sender<bool>,
+    /// Serialises storing blobs with collecting them, so a deduplicated upload never loses
+    /// its blob to a concurrent collection.
+    pub media_lock: tokio::sync::Mutex<()>,
+    /// Wakes the media collector early (after deletions and picture changes).
+    pub media_gc: tokio::sync::Notify,
     /// Set once shutdown begins: readiness turns false so load balancers drain first.
     pub stopping: std::sync::atomic::AtomicBool,
 }
@@ -102,6 +108,8 @@ impl Core {
             metrics: metrics::Metrics::new(),
             search,
             search_caught_up: tokio::sync::watch::Sender::new(false),
+            media_lock: tokio::sync::Mutex::new(()),
+            media_gc: tokio::sync::Notify::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let task = writer::spawn(inner.clone(), rx);
@@ -123,6 +131,19 @@ impl Core {
                 }
             }
             catching_up.search_caught_up.send_replace(true);
+        });
+        let collector = inner.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = collector.stop.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                    _ = collector.media_gc.notified() => {}
+                }
+                if let Err(e) = collector.collect_media().await {
+                    tracing::warn!(error = %e, "media collection failed");
+                }
+            }
         });
         Ok(Self { inner })
     }

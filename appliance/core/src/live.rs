@@ -187,10 +187,12 @@ impl Connection {
         let ctx = self.ctx.clone();
         let result = match frame {
             ClientFrame::Auth { .. } => Err(CoreError::invalid("already authenticated")),
-            ClientFrame::Send { chat_id, client_id, text, reply_to } => {
+            ClientFrame::Send { chat_id, client_id, text, reply_to, media_id } => {
+                let req = parley_types::api::SendMessageRequest { client_id, text, reply_to, media_id };
+                let client_id = req.client_id.clone();
                 // Queued in the order the client sent; the ack arrives through the live queue
                 // once durable, and only failures are reported from here.
-                match core.enqueue_send(&ctx, &chat_id, &client_id, &text, reply_to, Some(self.id)).await {
+                match core.enqueue_send(&ctx, &chat_id, &req, Some(self.id)).await {
                     Ok(reply) => {
                         let id = self.id;
                         tokio::spawn(async move {

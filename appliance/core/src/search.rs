@@ -42,13 +42,21 @@ pub(crate) fn entry_ops(entries: impl Iterator<Item = Message>) -> Vec<Op> {
         .filter_map(|m| {
             let chat_id = m.chat_id.to_string();
             match m.kind {
-                MessageKind::Text if !m.deleted => Some(Op::Message(MessageDoc {
-                    chat_id,
-                    seq: m.seq,
-                    sender: m.sender.to_string(),
-                    time: m.created_at,
-                    text: m.text.unwrap_or_default(),
-                })),
+                MessageKind::Text
+                | MessageKind::Image
+                | MessageKind::Video
+                | MessageKind::Audio
+                | MessageKind::File
+                    if !m.deleted =>
+                {
+                    Some(Op::Message(MessageDoc {
+                        chat_id,
+                        seq: m.seq,
+                        sender: m.sender.to_string(),
+                        time: m.created_at,
+                        text: searchable_text(m.text.as_deref(), m.media.as_ref().map(|x| x.name.as_str())),
+                    }))
+                }
                 MessageKind::Edit => Some(Op::Edit {
                     chat_id,
                     seq: m.target?,
@@ -62,11 +70,25 @@ pub(crate) fn entry_ops(entries: impl Iterator<Item = Message>) -> Vec<Op> {
         .collect()
 }
 
+/// What is indexed of a message: its text or caption, and a file's name.
+fn searchable_text(text: Option<&str>, file_name: Option<&str>) -> String {
+    match (text.unwrap_or_default(), file_name) {
+        (t, Some(name)) if !t.is_empty() => format!("{t}\n{name}"),
+        (_, Some(name)) => name.to_owned(),
+        (t, None) => t.to_owned(),
+    }
+}
+
 /// The current state of a stored message as an op (replays converge on the database).
 fn stored_op(r: &MessageRec) -> Option<Op> {
-    if r.kind != "text" {
+    if !matches!(r.kind.as_str(), "text" | "image" | "video" | "audio" | "file") {
         return None;
     }
+    let file_name = r
+        .media
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<parley_types::protocol::Media>(m).ok())
+        .map(|m| m.name);
     let chat_id = r.chat_id.clone();
     let seq = r.seq as u64;
     Some(if r.deleted {
@@ -77,7 +99,7 @@ fn stored_op(r: &MessageRec) -> Option<Op> {
             seq,
             sender: r.sender.clone(),
             time: r.created_at,
-            text: r.text.clone().unwrap_or_default(),
+            text: searchable_text(r.text.as_deref(), file_name.as_deref()),
         })
     })
 }

@@ -51,7 +51,8 @@ pub fn status(code: ErrorCode) -> StatusCode {
         NotFound => StatusCode::NOT_FOUND,
         LastAdmin | UsernameTaken | EmailTaken | PhoneTaken | Conflict => StatusCode::CONFLICT,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+        InvalidMedia => StatusCode::UNPROCESSABLE_ENTITY,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

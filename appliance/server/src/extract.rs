@@ -31,6 +31,32 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The caller for media downloads: the bearer header, or the media cookie that
+/// `POST /api/media/cookie` set (`<img>` and `<video>` cannot send headers).
+pub struct MediaAuth(pub AuthContext);
+
+impl FromRequestParts<AppState> for MediaAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Auth::from_request_parts(parts, state).await.map(|Auth(c)| MediaAuth(c));
+        }
+        let prefix = format!("{}=", crate::routes::MEDIA_COOKIE);
+        let token = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(prefix.as_str()))
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::Unauthenticated, "missing bearer token or media cookie")
+            })?;
+        Ok(MediaAuth(state.core.authenticate(token.trim()).await?))
+    }
+}
+
 /// The client's IP address.
 pub struct ClientIp(pub IpAddr);
 

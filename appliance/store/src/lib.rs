@@ -10,6 +10,7 @@
 mod chats;
 mod contacts;
 mod invites;
+mod media;
 mod messages;
 mod receipts;
 pub mod records;

@@ -41,6 +41,8 @@ pub struct Batch {
     pub patches: Vec<MessagePatch>,
     /// (chat, user, seq): the sender has received and read their own message.
     pub sender_marks: Vec<(String, String, i64, i64)>,
+    /// Media IDs newly referenced by messages in this batch (one reference each).
+    pub media_refs: Vec<String>,
 }
 
 impl Batch {
@@ -124,10 +126,26 @@ impl Store {
                     v
                 })
                 .collect();
+            // Deleting for everyone also releases the message's media, in the same transaction.
             add(
                 "patches",
-                "FOR $p IN $patches { UPDATE message SET text = $p.t, edited_at = $p.e, deleted = $p.d WHERE chat_id = $p.c AND seq = $p.s; };",
+                "FOR $p IN $patches { UPDATE message SET text = $p.t, edited_at = $p.e, deleted = $p.d WHERE chat_id = $p.c AND seq = $p.s; };
+                 FOR $p IN $patches { IF $p.d {
+                   LET $m = (SELECT VALUE media_id FROM message WHERE chat_id = $p.c AND seq = $p.s)[0];
+                   IF $m != NONE {
+                     UPDATE type::record('media', $m) SET refs -= 1;
+                     UPDATE type::record('media', $m) SET released = true WHERE refs <= 0;
+                     UPDATE message SET media_id = NONE, media = NONE WHERE chat_id = $p.c AND seq = $p.s;
+                   };
+                 }; };",
                 Value::Array(p),
+            );
+        }
+        if !b.media_refs.is_empty() {
+            add(
+                "mrefs",
+                "FOR $m IN $mrefs { UPDATE type::record('media', $m) SET refs += 1; };",
+                json!(b.media_refs),
             );
         }
         if !b.chat_updates.is_empty() {

@@ -22,6 +22,9 @@ pub struct UserRec {
     #[serde(default)]
     pub last_seen: Option<i64>,
     pub created_at: i64,
+    /// Profile picture (a media ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +49,9 @@ pub struct ChatRec {
     pub created_at: i64,
     pub last_seq: i64,
     pub last_activity: i64,
+    /// Group picture (a media ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +94,11 @@ pub struct MessageRec {
     #[serde(default)]
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+    /// JSON of the message's media description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,4 +131,29 @@ pub struct InviteRec {
     pub created_by: String,
     pub expires_at: i64,
     pub uses_left: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaRec {
+    pub media_id: String,
+    /// Hex SHA-256 of the bytes: the blob's name on disk.
+    pub sha256: String,
+    pub size: i64,
+    pub mime: String,
+    /// `image`, `video`, `audio` or `file`.
+    pub kind: String,
+    pub name: String,
+    pub uploader: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_sha: Option<String>,
+    pub created_at: i64,
+    pub refs: i64,
+    pub released: bool,
+    pub public: bool,
 }

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::{Result, Store, StoreError};
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Step `n` migrates from version `n` to `n + 1`.
-const STEPS: &[&str] = &[V1];
+const STEPS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 DEFINE TABLE IF NOT EXISTS user SCHEMAFULL;
@@ -115,6 +115,39 @@ DEFINE FIELD IF NOT EXISTS code ON invite TYPE string;
 DEFINE FIELD IF NOT EXISTS created_by ON invite TYPE string;
 DEFINE FIELD IF NOT EXISTS expires_at ON invite TYPE int;
 DEFINE FIELD IF NOT EXISTS uses_left ON invite TYPE int;
+"#;
+
+/// Version 2: media (uploads, message attachments, profile and group pictures).
+const V2: &str = r#"
+DEFINE TABLE IF NOT EXISTS media SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS media_id ON media TYPE string;
+DEFINE FIELD IF NOT EXISTS sha256 ON media TYPE string;
+DEFINE FIELD IF NOT EXISTS size ON media TYPE int;
+DEFINE FIELD IF NOT EXISTS mime ON media TYPE string;
+DEFINE FIELD IF NOT EXISTS kind ON media TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON media TYPE string;
+DEFINE FIELD IF NOT EXISTS uploader ON media TYPE string;
+DEFINE FIELD IF NOT EXISTS width ON media TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS height ON media TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS preview ON media TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS thumb_sha ON media TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS created_at ON media TYPE int;
+-- Messages and pictures using it; at 0 after having been used (`released`) or after a day
+-- unused, the garbage collector removes it.
+DEFINE FIELD IF NOT EXISTS refs ON media TYPE int;
+DEFINE FIELD IF NOT EXISTS released ON media TYPE bool;
+-- Profile and group pictures are visible to every logged-in user.
+DEFINE FIELD IF NOT EXISTS public ON media TYPE bool;
+DEFINE INDEX IF NOT EXISTS media_sha ON media FIELDS sha256;
+DEFINE INDEX IF NOT EXISTS media_thumb ON media FIELDS thumb_sha;
+DEFINE INDEX IF NOT EXISTS media_uploader ON media FIELDS uploader;
+DEFINE INDEX IF NOT EXISTS media_refs ON media FIELDS refs;
+
+DEFINE FIELD IF NOT EXISTS media_id ON message TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS media ON message TYPE option<string>;
+DEFINE INDEX IF NOT EXISTS message_media ON message FIELDS media_id;
+DEFINE FIELD IF NOT EXISTS avatar ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS avatar ON chat TYPE option<string>;
 "#;
 
 #[derive(Deserialize)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatId, Millis, Seq, SessionId, UserId};
+use crate::{ChatId, MediaId, Millis, Seq, SessionId, UserId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegisterRequest {
@@ -72,6 +72,9 @@ pub struct Profile {
     pub is_admin: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_seen_visibility: Option<Visibility>,
+    /// Profile picture (an image; show `/api/media/{avatar}/thumbnail`).
+    #[serde(default)]
+    pub avatar: Option<MediaId>,
 }
 
 /// `PATCH /api/me`: absent fields are left unchanged; an empty email or phone clears it.
@@ -138,6 +141,9 @@ pub struct ChatSummary {
     pub others_read_seq: Seq,
     pub my_read_seq: Seq,
     pub created_at: Millis,
+    /// Group picture; for a 1:1 chat, the other user's profile picture.
+    #[serde(default)]
+    pub avatar: Option<MediaId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,9 +177,14 @@ pub struct AddMemberRequest {
 pub struct SendMessageRequest {
     /// Idempotency key chosen by the client (1-64 chars): a resend returns the same message.
     pub client_id: String,
+    /// The text, or the caption of `media` (may be empty then).
+    #[serde(default)]
     pub text: String,
     #[serde(default)]
     pub reply_to: Option<Seq>,
+    /// An upload of the sender's (`POST /api/media`) to send as an image, video, audio or file.
+    #[serde(default)]
+    pub media_id: Option<MediaId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -259,4 +270,10 @@ pub struct MessageSearchResults {
     pub total: usize,
     pub offset: usize,
     pub hits: Vec<MessageSearchHit>,
+}
+
+/// `PUT /api/me/avatar`, `PUT /api/chats/{chat_id}/avatar`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetAvatarRequest {
+    pub media_id: MediaId,
 }

@@ -35,6 +35,10 @@ pub enum ErrorCode {
     InvalidRefreshToken,
     RateLimited,
     PayloadTooLarge,
+    /// The uploader's storage quota would be exceeded.
+    QuotaExceeded,
+    /// An upload that claims to be an image but cannot be decoded safely.
+    InvalidMedia,
     /// A frame that is not valid JSON or not a known frame type.
     MalformedFrame,
     /// The origin of a WebSocket upgrade is not allowed.
@@ -66,6 +70,8 @@ impl ErrorCode {
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::RateLimited => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::InvalidMedia => "invalid_media",
             Self::MalformedFrame => "malformed_frame",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::Conflict => "conflict",

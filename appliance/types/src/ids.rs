@@ -125,6 +125,10 @@ ulid_at_server_id!(
     /// A message, `<ulid>@origin_server`.
     MessageId
 );
+ulid_at_server_id!(
+    /// An uploaded file, `<ulid>@origin_server`.
+    MediaId
+);
 
 /// One login session (one device); access tokens carry it so it can be revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -170,7 +174,7 @@ macro_rules! string_conversions {
         }
     )*};
 }
-string_conversions!(ServerName, Username, UserId, ChatId, MessageId);
+string_conversions!(ServerName, Username, UserId, ChatId, MessageId, MediaId);
 
 impl TryFrom<String> for SessionId {
     type Error = IdError;

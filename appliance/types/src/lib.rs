@@ -10,7 +10,7 @@ mod ids;
 pub mod protocol;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use ids::{ChatId, IdError, MessageId, ServerName, SessionId, UserId, Username};
+pub use ids::{ChatId, IdError, MediaId, MessageId, ServerName, SessionId, UserId, Username};
 
 /// Milliseconds since the Unix epoch, the only timestamp format on the wire and in storage.
 pub type Millis = i64;

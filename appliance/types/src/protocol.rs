@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::api::ChatSummary;
-use crate::{ChatId, ErrorCode, MessageId, Millis, Seq, SessionId, UserId};
+use crate::{ChatId, ErrorCode, MediaId, MessageId, Millis, Seq, SessionId, UserId};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -22,9 +22,13 @@ pub enum ClientFrame {
     Send {
         chat_id: ChatId,
         client_id: String,
+        #[serde(default)]
         text: String,
         #[serde(default)]
         reply_to: Option<Seq>,
+        /// Send an upload as an image, video, audio or file; `text` is then its caption.
+        #[serde(default)]
+        media_id: Option<MediaId>,
     },
     Edit {
         chat_id: ChatId,
@@ -75,6 +79,41 @@ pub enum MessageKind {
     Edit,
     /// Deletes message `target` for everyone.
     Delete,
+    /// `media` is an image; `text` its caption.
+    Image,
+    Video,
+    Audio,
+    /// Any other file (`media.name`, `media.size`, `media.mime`).
+    File,
+}
+
+impl MessageKind {
+    /// Whether this kind carries `media`.
+    pub fn is_media(self) -> bool {
+        matches!(self, Self::Image | Self::Video | Self::Audio | Self::File)
+    }
+}
+
+/// What a media message or profile picture points at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    pub media_id: MediaId,
+    /// `image`, `video`, `audio` or `file`: how clients show it.
+    pub kind: MessageKind,
+    /// Detected from the bytes, never taken from the uploader.
+    pub mime: String,
+    pub size: u64,
+    /// The sanitised original file name.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// BlurHash placeholder for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+    /// Whether `/api/media/{id}/thumbnail` exists.
+    pub thumbnail: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +154,9 @@ pub struct Message {
     pub edited_at: Option<Millis>,
     #[serde(default)]
     pub deleted: bool,
+    /// For image, video, audio and file messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Media>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -29,16 +29,61 @@ use plan::{idem_key, plan};
 
 #[derive(Debug)]
 pub(crate) enum Op {
-    Send { chat: ChatId, sender: UserId, client_id: String, text: String, reply_to: Option<Seq> },
-    Edit { chat: ChatId, actor: UserId, target: Seq, text: String },
-    Delete { chat: ChatId, actor: UserId, target: Seq },
-    CreateDirect { a: UserId, b: UserId },
-    CreateGroup { creator: UserId, name: String, description: String, members: Vec<UserId> },
-    AddMember { chat: ChatId, actor: UserId, user: UserId },
-    RemoveMember { chat: ChatId, actor: UserId, user: UserId },
-    Leave { chat: ChatId, user: UserId },
-    SetRole { chat: ChatId, actor: UserId, user: UserId, admin: bool },
-    UpdateGroup { chat: ChatId, actor: UserId, name: Option<String>, description: Option<String> },
+    Send {
+        chat: ChatId,
+        sender: UserId,
+        client_id: String,
+        text: String,
+        reply_to: Option<Seq>,
+        media: Option<parley_types::protocol::Media>,
+    },
+    Edit {
+        chat: ChatId,
+        actor: UserId,
+        target: Seq,
+        text: String,
+    },
+    Delete {
+        chat: ChatId,
+        actor: UserId,
+        target: Seq,
+    },
+    CreateDirect {
+        a: UserId,
+        b: UserId,
+    },
+    CreateGroup {
+        creator: UserId,
+        name: String,
+        description: String,
+        members: Vec<UserId>,
+    },
+    AddMember {
+        chat: ChatId,
+        actor: UserId,
+        user: UserId,
+    },
+    RemoveMember {
+        chat: ChatId,
+        actor: UserId,
+        user: UserId,
+    },
+    Leave {
+        chat: ChatId,
+        user: UserId,
+    },
+    SetRole {
+        chat: ChatId,
+        actor: UserId,
+        user: UserId,
+        admin: bool,
+    },
+    UpdateGroup {
+        chat: ChatId,
+        actor: UserId,
+        name: Option<String>,
+        description: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +280,10 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
     }
     inner.metrics.messages_accepted.inc_by(received.len() as u64);
     inner.search.submit(crate::search::entry_ops(pending.entries.iter().map(|e| e.message.clone())));
+    if pending.batch.patches.iter().any(|p| p.deleted) {
+        // A deleted message may have released its media.
+        inner.wake_media_gc();
+    }
     for (job, p) in planned {
         if matches!(job.op, Op::Send { .. }) {
             inner.metrics.send_ack.observe(job.received.elapsed().as_secs_f64());

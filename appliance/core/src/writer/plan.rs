@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use parley_store::MessagePatch;
 use parley_store::records::{ChatRec, IdemRec, MemberRec};
 use parley_types::api::{ChatKind, Role};
-use parley_types::protocol::{Message, MessageKind, SystemEvent};
+use parley_types::protocol::{Media, Message, MessageKind, SystemEvent};
 use parley_types::{ChatId, MessageId, Seq, UserId};
 
 use super::{Op, Pending, PendingEntry, Planned, Work};
@@ -89,11 +89,12 @@ struct Draft {
     target: Option<Seq>,
     event: Option<SystemEvent>,
     client_id: Option<String>,
+    media: Option<Media>,
 }
 
 impl Draft {
     fn new(kind: MessageKind) -> Self {
-        Self { kind, text: None, reply_to: None, target: None, event: None, client_id: None }
+        Self { kind, text: None, reply_to: None, target: None, event: None, client_id: None, media: None }
     }
     fn text(text: String, reply_to: Option<Seq>, client_id: Option<String>) -> Self {
         Self { text: Some(text), reply_to, client_id, ..Self::new(MessageKind::Text) }
@@ -136,7 +137,11 @@ fn append(
         created_at: now,
         edited_at: None,
         deleted: false,
+        media: draft.media,
     };
+    if let Some(m) = &message.media {
+        pending.batch.media_refs.push(m.media_id.to_string());
+    }
     pending.batch.messages.push(convert::message_rec(&message));
     if w.members.contains_key(sender) {
         pending.batch.sender_marks.push((chat.to_string(), sender.to_string(), message.seq as i64, now));
@@ -171,7 +176,7 @@ pub(super) async fn plan(
     now: i64,
 ) -> Result<Planned> {
     match op {
-        Op::Send { chat, sender, client_id, text, reply_to } => {
+        Op::Send { chat, sender, client_id, text, reply_to, media } => {
             let key = idem_key(sender, client_id);
             if let Some(&index) = pending.idem_in_batch.get(&key) {
                 return Ok(Planned::Duplicate { index });
@@ -200,7 +205,11 @@ pub(super) async fn plan(
                 w,
                 chat,
                 sender,
-                Draft::text(text.clone(), *reply_to, Some(client_id.clone())),
+                Draft {
+                    kind: media.as_ref().map_or(MessageKind::Text, |m| m.kind),
+                    media: media.clone(),
+                    ..Draft::text(text.clone(), *reply_to, Some(client_id.clone()))
+                },
                 &[],
             );
             let m = &pending.entries[index].message;
@@ -262,6 +271,7 @@ pub(super) async fn plan(
                 created_at: now,
                 last_seq: 0,
                 last_activity: now,
+                avatar: None,
             });
             pending.batch.directs.push((pair, chat.to_string()));
             let mut members = HashMap::new();
@@ -284,6 +294,7 @@ pub(super) async fn plan(
                 created_at: now,
                 last_seq: 0,
                 last_activity: now,
+                avatar: None,
             });
             let mut map = HashMap::new();
             map.insert(creator.clone(), MemberInfo { role: Role::Admin, joined_seq: 1 });

@@ -8,6 +8,7 @@ mod child;
 mod durability;
 mod edge;
 mod groups;
+mod media;
 mod ops;
 mod realtime;
 mod search;

@@ -140,7 +140,7 @@ pub async fn send(
     Path(chat): Path<String>,
     Json(req): Json<SendMessageRequest>,
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
-    let m = s.core.send(&ctx, &chat_id(&chat)?, &req.client_id, &req.text, req.reply_to, None).await?;
+    let m = s.core.send(&ctx, &chat_id(&chat)?, &req, None).await?;
     Ok((StatusCode::CREATED, axum::Json(m)))
 }
 

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod chats;
 mod health;
+mod media;
 mod search;
 mod users;
 
@@ -11,6 +12,8 @@ use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
 
 use crate::AppState;
+
+pub use media::COOKIE as MEDIA_COOKIE;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,6 +42,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/chats/{chat_id}/messages", get(chats::history).post(chats::send))
         .route("/api/chats/{chat_id}/messages/{seq}", patch(chats::edit).delete(chats::delete))
         .route("/api/chats/{chat_id}/messages/{seq}/info", get(chats::info))
+        .route("/api/media", post(media::upload))
+        .route("/api/media/cookie", post(media::cookie))
+        .route("/api/media/{media_id}", get(media::download))
+        .route("/api/media/{media_id}/thumbnail", get(media::thumbnail))
+        .route("/api/me/avatar", put(media::set_my_avatar).delete(media::clear_my_avatar))
+        .route("/api/chats/{chat_id}/avatar", put(media::set_group_avatar).delete(media::clear_group_avatar))
         .route("/api/search/messages", get(search::messages))
         .route("/api/search/users", get(search::users))
         .route("/api/admin/users/{user_id}/disable", post(admin::disable))

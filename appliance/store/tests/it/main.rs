@@ -23,6 +23,7 @@ fn user(name: &str, email: Option<&str>) -> UserRec {
         last_seen_visibility: "everyone".into(),
         last_seen: None,
         created_at: 1,
+        avatar: None,
     }
 }
 
@@ -41,6 +42,8 @@ fn msg(chat: &str, seq: i64, sender: &str) -> MessageRec {
         created_at: 10 + seq,
         edited_at: None,
         deleted: false,
+        media_id: None,
+        media: None,
     }
 }
 
@@ -96,6 +99,7 @@ async fn batches_history_receipts_and_reopen() {
                 created_at: 1,
                 last_seq: 0,
                 last_activity: 1,
+                avatar: None,
             }],
             members: vec![member(chat, "ana@example.org"), member(chat, "bob@example.org")],
             ..Default::default()

@@ -1,0 +1,108 @@
+//! Media records: uploads, their references from messages and pictures, and what the garbage
+//! collector may remove. The bytes live on disk, content-addressed by the core.
+
+use serde_json::json;
+
+use crate::records::MediaRec;
+use crate::{Result, Store, doc};
+
+impl Store {
+    pub async fn insert_media(&self, m: &MediaRec) -> Result<()> {
+        self.exec("CREATE type::record('media', $m.media_id) CONTENT $m;", json!({ "m": doc(m)? })).await
+    }
+
+    pub async fn media(&self, media_id: &str) -> Result<Option<MediaRec>> {
+        self.fetch_one("SELECT * FROM type::record('media', $id)", json!({ "id": media_id }), 0).await
+    }
+
+    /// Bytes stored for `uploader` (for the quota).
+    pub async fn uploaded_bytes(&self, uploader: &str) -> Result<i64> {
+        #[derive(serde::Deserialize)]
+        struct Sum {
+            total: i64,
+        }
+        Ok(self
+            .fetch_one::<Sum>(
+                "SELECT math::sum(size) AS total FROM media WHERE uploader = $u GROUP ALL",
+                json!({ "u": uploader }),
+                0,
+            )
+            .await?
+            .map_or(0, |s| s.total))
+    }
+
+    /// (chat, seq) of every live message carrying `media_id`.
+    pub async fn media_messages(&self, media_id: &str) -> Result<Vec<(String, i64)>> {
+        #[derive(serde::Deserialize)]
+        struct At {
+            chat_id: String,
+            seq: i64,
+        }
+        let rows: Vec<At> = self
+            .fetch("SELECT chat_id, seq FROM message WHERE media_id = $m", json!({ "m": media_id }), 0)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.chat_id, r.seq)).collect())
+    }
+
+    /// Points a user's (`table` = `user`) or group's (`chat`) picture at `new`, moving the
+    /// reference from the old picture, in one transaction.
+    pub async fn set_picture(
+        &self,
+        table: &str,
+        id: &str,
+        new: Option<&str>,
+        old: Option<&str>,
+    ) -> Result<()> {
+        let table = if table == "user" { "user" } else { "chat" };
+        self.exec(
+            &format!(
+                "BEGIN TRANSACTION;
+                 UPDATE type::record('{table}', $id) SET avatar = $new;
+                 IF $new != NONE {{ UPDATE type::record('media', $new) SET refs += 1, public = true; }};
+                 IF $old != NONE {{
+                   UPDATE type::record('media', $old) SET refs -= 1;
+                   UPDATE type::record('media', $old) SET released = true WHERE refs <= 0;
+                 }};
+                 COMMIT TRANSACTION;"
+            ),
+            // Absent (not null) variables are NONE in SurrealQL.
+            doc(&json!({ "id": id, "new": new, "old": old }))?,
+        )
+        .await
+    }
+
+    /// Unreferenced media: released by their last user, or never used and older than
+    /// `unused_before` (ms).
+    pub async fn collectable_media(&self, unused_before: i64) -> Result<Vec<MediaRec>> {
+        self.fetch(
+            "SELECT * FROM media WHERE refs <= 0 AND (released = true OR created_at < $t)",
+            json!({ "t": unused_before }),
+            0,
+        )
+        .await
+    }
+
+    /// Deletes a media record if it is still unreferenced; returns whether it did.
+    pub async fn delete_media_if_unused(&self, media_id: &str) -> Result<bool> {
+        let gone: Vec<serde_json::Value> = self
+            .fetch(
+                "DELETE type::record('media', $id) WHERE refs <= 0 RETURN BEFORE",
+                json!({ "id": media_id }),
+                0,
+            )
+            .await?;
+        Ok(!gone.is_empty())
+    }
+
+    /// Whether any media record still uses the blob `sha` (as original or thumbnail).
+    pub async fn blob_in_use(&self, sha: &str) -> Result<bool> {
+        let rows: Vec<serde_json::Value> = self
+            .fetch(
+                "SELECT media_id FROM media WHERE sha256 = $s OR thumb_sha = $s LIMIT 1",
+                json!({ "s": sha }),
+                0,
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+}
