@@ -277,6 +277,10 @@ test('files dropped on the conversation or pasted into the message box go throug
   await dialog.getByRole('button', { name: 'Send files' }).click();
   await expect(bubbles(bob.page).getByTestId('file-card').filter({ hasText: 'dropped.txt' })).toContainText('13 B');
 
+  // Bob's media cookie is gone (expired while his laptop slept): the next picture renews it.
+  await bob.context.clearCookies();
+  watch.allow(/\[bob\] Failed to load resource: the server responded with a status of (401|403|404)/);
+
   // Paste of an image (a screenshot) into the message box.
   const image = png(120, 90, 30);
   await ana.page.getByRole('textbox', { name: 'Type a message' }).evaluate((el, bytes) => {
@@ -289,6 +293,8 @@ test('files dropped on the conversation or pasted into the message box go throug
   await dialog.getByLabel('Add a caption').press('Enter');
   const pasted = bubbles(bob.page).filter({ hasText: 'pasted' });
   await expect(pasted.getByTestId('media-image').locator('img.loaded')).toBeVisible();
+  // It did fail once without the cookie, then loaded after the renewal.
+  expect(watch.errors.filter((e) => e.startsWith('[bob] Failed to load resource')).length).toBeGreaterThan(0);
   await expect(bubbles(bob.page)).toHaveCount(count + 2);
   // Cancel in the attach step sends nothing.
   await ana.page.getByTestId('file-input').setInputFiles({ name: 'never.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });

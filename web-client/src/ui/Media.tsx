@@ -4,7 +4,7 @@ import { decode } from 'blurhash';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { browserCanPlay, fileLabel, fitSize, formatBytes, mediaUrl, mediaView, thumbnailUrl } from '../api/media';
 import type { Media } from '../api/types';
-import { errorText, useApp } from '../state/store';
+import { app, errorText, useApp } from '../state/store';
 import { Avatar } from './common';
 import { IconCamera, IconClose, IconDownload, IconFile, IconSend } from './icons';
 
@@ -33,6 +33,7 @@ export function ImageThumb({ media, onOpen, caption }: { media: Media; onOpen: (
   const ready = useApp((s) => s.mediaReady);
   const [loaded, setLoaded] = useState(false);
   const [failed, setFailed] = useState(false);
+  const [attempt, setAttempt] = useState(0);
   const size = fitSize(media.width, media.height);
   const src = media.thumbnail ? thumbnailUrl(media.media_id) : mediaUrl(media.media_id);
   return (
@@ -40,8 +41,13 @@ export function ImageThumb({ media, onOpen, caption }: { media: Media; onOpen: (
       aria-label={`Open photo${caption ? `: ${caption}` : ''}`} title="Open photo" onClick={onOpen} data-testid="media-image">
       {media.preview && !loaded && <BlurHash hash={media.preview} />}
       {ready && !failed && (
-        <img src={src} alt={caption || media.name} width={size.width} height={size.height} loading="lazy" decoding="async"
-          className={loaded ? 'loaded' : ''} onLoad={() => setLoaded(true)} onError={() => setFailed(true)} />
+        <img key={attempt} src={src} alt={caption || media.name} width={size.width} height={size.height} loading="lazy" decoding="async"
+          className={loaded ? 'loaded' : ''} onLoad={() => setLoaded(true)}
+          onError={() => {
+            // Once: the media cookie may have expired (a sleeping laptop); renew it and reload.
+            if (attempt === 0) app.renewMediaCookie().then(() => setAttempt(1));
+            else setFailed(true);
+          }} />
       )}
       {failed && <span className="media-failed">Photo not available</span>}
     </button>

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { ReceiptState } from '../api/types';
 import { thumbnailUrl } from '../api/media';
-import { errorText, useApp } from '../state/store';
+import { app, errorText, useApp } from '../state/store';
 import { colorFor, initials } from './format';
 import { IconAlert, IconCheck, IconClock, IconDoubleCheck, IconGroup } from './icons';
 
@@ -10,11 +10,17 @@ export function Avatar({ id, name, size = 49, group = false, media }: {
 }) {
   const ready = useApp((s) => s.mediaReady);
   const [failed, setFailed] = useState<string | null>(null);
+  const [retried, setRetried] = useState<string | null>(null);
   if (media && ready && failed !== media) {
     // The profile or group picture's thumbnail; the initials disc if it cannot be loaded.
     return (
       <img className="avatar avatar-img" src={thumbnailUrl(media)} alt="" aria-hidden="true" width={size} height={size}
-        style={{ width: size, height: size, background: colorFor(id) }} data-avatar={media} onError={() => setFailed(media)} />
+        style={{ width: size, height: size, background: colorFor(id) }} data-avatar={media} key={retried === media ? 'retry' : 'first'}
+        onError={() => {
+          // Once per picture: renew a possibly expired media cookie and try again.
+          if (retried !== media) app.renewMediaCookie().then(() => setRetried(media));
+          else setFailed(media);
+        }} />
     );
   }
   return (
