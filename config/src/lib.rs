@@ -34,6 +34,7 @@ pub struct Settings {
     pub limits: Limits,
     pub presence: Presence,
     pub media: MediaSettings,
+    pub webtransport: WebTransport,
     pub metrics: Metrics,
     pub log: Log,
 }
@@ -102,6 +103,16 @@ pub struct MediaSettings {
     pub quota_mib: u64,
     pub unused_ttl_hours: u64,
     pub max_image_pixels: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebTransport {
+    pub enabled: bool,
+    /// UDP address; `None` (empty setting) means `http.listen`'s address and port.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
+    pub cert_rotate_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,6 +267,12 @@ impl Settings {
         }
         if !(1_000_000..=1_000_000_000).contains(&self.media.max_image_pixels) {
             return Err(invalid("media.max_image_pixels", "must be between 1000000 and 1000000000"));
+        }
+        if self.webtransport.cert_rotate_secs == 0 || self.webtransport.cert_rotate_secs > 7 * 86_400 {
+            return Err(invalid(
+                "webtransport.cert_rotate_secs",
+                "must be between 1 and 604800 (self-signed certificates are valid for 10 days)",
+            ));
         }
         if !self.metrics.bearer_token.is_empty() && self.metrics.bearer_token.len() < 16 {
             return Err(invalid("metrics.bearer_token", "must be empty or at least 16 characters"));

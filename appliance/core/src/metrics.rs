@@ -32,6 +32,7 @@ pub enum Limited {
 pub struct Metrics {
     registry: Registry,
     pub connected_clients: IntGaugeVec,
+    pub handshake_failures: IntCounterVec,
     pub messages_accepted: IntCounter,
     pub messages_delivered: IntCounter,
     pub send_ack: Histogram,
@@ -58,6 +59,14 @@ impl Metrics {
         let m = Self {
             connected_clients: IntGaugeVec::new(
                 Opts::new("parley_connected_clients", "Live client connections, by transport."),
+                &["transport"],
+            )
+            .expect("valid metric"),
+            handshake_failures: IntCounterVec::new(
+                Opts::new(
+                    "parley_transport_handshake_failures_total",
+                    "Client connections that failed before a session started, by transport.",
+                ),
                 &["transport"],
             )
             .expect("valid metric"),
@@ -135,6 +144,7 @@ impl Metrics {
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(build),
             Box::new(m.connected_clients.clone()),
+            Box::new(m.handshake_failures.clone()),
             Box::new(m.messages_accepted.clone()),
             Box::new(m.messages_delivered.clone()),
             Box::new(m.send_ack.clone()),
@@ -153,7 +163,10 @@ impl Metrics {
             m.registry.register(c).expect("metric names are unique");
         }
         // Show the label sets from the start, so dashboards and rate() see zeros, not gaps.
-        m.connected_clients.with_label_values(&["websocket"]).set(0);
+        for t in ["websocket", "webtransport"] {
+            m.connected_clients.with_label_values(&[t]).set(0);
+            m.handshake_failures.with_label_values(&[t]).inc_by(0);
+        }
         for r in [LoginFailure::BadCredentials, LoginFailure::Disabled] {
             m.login_failures.with_label_values(&[r.label()]).inc_by(0);
         }

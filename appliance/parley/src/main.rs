@@ -228,6 +228,17 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
         });
     }
 
+    let mut wt_info = parley_server::webtransport::InfoCell::default();
+    if settings.webtransport.enabled {
+        let udp_addr = settings.webtransport.listen.unwrap_or(addr);
+        let udp = std::net::UdpSocket::bind(udp_addr)
+            .with_context(|| format!("cannot listen on UDP {udp_addr} (webtransport.listen)"))?;
+        let listener = parley_server::webtransport::start(core.clone(), udp, stop.clone())
+            .await
+            .context("cannot start WebTransport")?;
+        eprintln!("  WebTransport on https://{}/api/wt (UDP)", listener.addr);
+        wt_info = listener.info.clone();
+    }
     let served = if settings.tls_enabled() {
         tracing::info!(%addr, server_name = %settings.server_name, "serving HTTPS");
         eprintln!("  Parley is listening on https://{addr}");
@@ -237,6 +248,7 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
             core.clone(),
             &settings.http.tls_cert,
             &settings.http.tls_key,
+            wt_info,
             stop.clone().cancelled_owned(),
         )
         .await

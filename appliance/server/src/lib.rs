@@ -12,7 +12,9 @@ mod error;
 mod extract;
 mod metrics;
 mod routes;
+mod session;
 mod ui;
+pub mod webtransport;
 mod ws;
 
 use std::future::Future;
@@ -35,12 +37,22 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Cancelled at shutdown so long-lived sockets close cleanly.
     pub shutdown: CancellationToken,
+    /// Where and how clients reach the WebTransport listener, when one runs.
+    pub webtransport: webtransport::InfoCell,
+}
+
+pub(crate) fn state(
+    core: Core,
+    shutdown: CancellationToken,
+    webtransport: webtransport::InfoCell,
+) -> AppState {
+    let trusted = core.settings().trusted_proxies().unwrap_or_default();
+    AppState { core, trusted_proxies: Arc::new(trusted), shutdown, webtransport }
 }
 
 /// The whole HTTP application.
-pub fn router(core: Core, shutdown: CancellationToken) -> Router {
-    let trusted = core.settings().trusted_proxies().unwrap_or_default();
-    let state = AppState { core, trusted_proxies: Arc::new(trusted), shutdown };
+pub fn router(core: Core, shutdown: CancellationToken, webtransport: webtransport::InfoCell) -> Router {
+    let state = state(core, shutdown, webtransport);
     routes::router()
         .merge(ws::router())
         .route("/metrics", axum::routing::get(metrics::guarded))
@@ -55,8 +67,18 @@ pub async fn serve(
     core: Core,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, core, webtransport::InfoCell::default(), shutdown).await
+}
+
+/// [`serve`], announcing a running WebTransport listener at `GET /api/webtransport`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    core: Core,
+    webtransport: webtransport::InfoCell,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let token = CancellationToken::new();
-    let app = router(core, token.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(core, token.clone(), webtransport).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -71,6 +93,7 @@ pub async fn serve_tls(
     core: Core,
     cert: &str,
     key: &str,
+    webtransport: webtransport::InfoCell,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
@@ -83,7 +106,7 @@ pub async fn serve_tls(
         t.cancel();
         h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
-    let app = router(core, token).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(core, token, webtransport).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
     axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(app).await
 }

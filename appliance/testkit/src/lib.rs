@@ -27,6 +27,8 @@ pub fn test_settings(dir: &Path) -> Settings {
     s.server_name = "test.local".into();
     s.storage.data_dir = dir.to_owned();
     s.http.listen = "127.0.0.1:0".parse().expect("literal address");
+    // Tests that want WebTransport turn it on (it binds a UDP port).
+    s.webtransport.enabled = false;
     s
 }
 
@@ -41,6 +43,9 @@ pub struct TestAppliance {
     dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The WebTransport listener, when `webtransport.enabled` (UDP on 127.0.0.1).
+    pub webtransport: Option<parley_server::webtransport::Listener>,
+    wt_stop: tokio_util::sync::CancellationToken,
 }
 
 impl TestAppliance {
@@ -67,8 +72,20 @@ impl TestAppliance {
         let listener = tokio::net::TcpListener::bind(settings.http.listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
+        let wt_stop = tokio_util::sync::CancellationToken::new();
+        let webtransport = if settings.webtransport.enabled {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+            Some(
+                parley_server::webtransport::start(core.clone(), udp, wt_stop.clone())
+                    .await
+                    .expect("webtransport"),
+            )
+        } else {
+            None
+        };
+        let info = webtransport.as_ref().map(|l| l.info.clone()).unwrap_or_default();
         let task = tokio::spawn(async move {
-            parley_server::serve(listener, served, async move {
+            parley_server::serve_with(listener, served, info, async move {
                 let _ = rx.await;
             })
             .await
@@ -83,6 +100,8 @@ impl TestAppliance {
             _dir: None,
             stop: Some(tx),
             task: Some(task),
+            webtransport,
+            wt_stop,
         }
     }
 
@@ -103,6 +122,7 @@ impl TestAppliance {
     }
 
     pub async fn shutdown(&mut self) {
+        self.wt_stop.cancel();
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

@@ -12,3 +12,4 @@ mod media;
 mod ops;
 mod realtime;
 mod search;
+mod webtransport;

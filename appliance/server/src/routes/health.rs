@@ -20,3 +20,25 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: why.into() })),
     }
 }
+
+/// `GET /api/webtransport`: how to reach the WebTransport listener (404 when none runs).
+pub async fn webtransport(
+    State(s): State<AppState>,
+    crate::extract::Auth(_): crate::extract::Auth,
+) -> Result<axum::Json<serde_json::Value>, crate::ApiError> {
+    use base64::Engine;
+    let info = s.webtransport.get().ok_or_else(|| {
+        crate::ApiError::new(parley_types::ErrorCode::NotFound, "WebTransport is not enabled on this server")
+    })?;
+    let hashes: Vec<serde_json::Value> = info
+        .certificate_hashes
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "algorithm": "sha-256",
+                "value": base64::engine::general_purpose::STANDARD.encode(h),
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "port": info.port, "path": "/api/wt", "certificate_hashes": hashes })))
+}

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/chats/{chat_id}/messages", get(chats::history).post(chats::send))
         .route("/api/chats/{chat_id}/messages/{seq}", patch(chats::edit).delete(chats::delete))
         .route("/api/chats/{chat_id}/messages/{seq}/info", get(chats::info))
+        .route("/api/webtransport", get(health::webtransport))
         .route("/api/media", post(media::upload))
         .route("/api/media/cookie", post(media::cookie))
         .route("/api/media/{media_id}", get(media::download))
