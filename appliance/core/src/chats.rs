@@ -377,6 +377,23 @@ impl Inner {
         })
     }
 
+    /// After `user`'s name or picture changed: their 1:1 peers get the chat as they now see it
+    /// (a 1:1 chat shows the other person's name and picture).
+    pub(crate) fn notify_profile_changed(self: &Arc<Self>, user: UserId) {
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let Ok(memberships) = inner.store.memberships(user.as_str()).await else { return };
+            for m in memberships {
+                let Ok(chat) = convert::chat_id(&m.chat_id) else { continue };
+                let Ok(Some(state)) = inner.chat_state(&chat).await else { continue };
+                if state.kind == ChatKind::Direct {
+                    let peers: Vec<UserId> = state.members.keys().filter(|u| **u != user).cloned().collect();
+                    inner.notify_chat_changed(chat, peers);
+                }
+            }
+        });
+    }
+
     /// Sends each user their updated view of the chat (after a membership or group change).
     pub(crate) fn notify_chat_changed(self: &Arc<Self>, chat: ChatId, users: Vec<UserId>) {
         let inner = self.clone();

@@ -359,6 +359,7 @@ impl Core {
         if me.avatar.as_deref() != new {
             self.inner.store.set_picture("user", ctx.user.as_str(), new, me.avatar.as_deref()).await?;
             self.inner.wake_media_gc();
+            self.inner.clone().notify_profile_changed(ctx.user.clone());
         }
         self.me(ctx).await
     }

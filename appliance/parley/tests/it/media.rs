@@ -299,8 +299,16 @@ async fn profile_and_group_pictures() {
     let chat = app.direct(&ana, &bob).await;
     let (_, pic) = upload(&app, &ana, "me.png", png(40, 40)).await;
     let id = pic["media_id"].as_str().unwrap();
+    let mut bob_live = app.ws(&bob).await;
+    bob_live.sync(json!({})).await;
     let (s, me) = app.call("PUT", "/api/me/avatar", Some(&ana.token), Some(json!({ "media_id": id }))).await;
     assert_eq!((s, me["avatar"].as_str()), (StatusCode::OK, Some(id)));
+    // Bob, online, sees the new picture on their 1:1 at once.
+    let live = bob_live.next_of("chat").await;
+    assert_eq!(
+        (live["chat"]["chat_id"].as_str(), live["chat"]["avatar"].as_str()),
+        (Some(chat.as_str()), Some(id))
+    );
     // Anyone logged in sees it; Bob's chat list shows it for the 1:1.
     assert_eq!(fetch(&app, &bob.token, &format!("/api/media/{id}/thumbnail")).await.status(), StatusCode::OK);
     let (_, chats) = app.get("/api/chats", &bob.token).await;
