@@ -182,10 +182,10 @@ impl Conn {
                     self.settings.operation_timeout_secs
                 ),
             },
-            LdapError::FilterParsing => Error::Config(vec![crate::FieldError {
-                field: "user_filter",
-                message: "is not a valid LDAP filter".into(),
-            }]),
+            // Settings are validated first, so this is a filter we built; say so plainly.
+            LdapError::FilterParsing => {
+                Error::Protocol { operation, reason: "the search filter could not be parsed".into() }
+            }
             LdapError::Io { .. }
             | LdapError::OpSend { .. }
             | LdapError::ResultRecv { .. }

@@ -149,6 +149,11 @@ pub async fn test_connection(settings: &LdapSettings) -> Result<TestReport> {
                 .to_owned(),
         );
     }
+    if settings.transport() == Transport::Plain
+        && settings.ca_pem.as_deref().is_some_and(|p| !p.trim().is_empty())
+    {
+        warnings.push("ca_pem is set but unused: the connection does not use TLS".to_owned());
+    }
     if directory.users.is_empty() {
         warnings.push(format!(
             "no users match {} under {} (check user_filter and base_dn)",

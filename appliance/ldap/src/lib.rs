@@ -30,6 +30,30 @@
 //! password was refused), `NotFound` (the base DN does not exist), `Ambiguous` (several users
 //! share a username), `Protocol` (anything else the server said).
 //!
+//! # Wiring notes
+//!
+//! - Key accounts by [`DirectoryUser::unique_id`] when present (it survives renames and moves),
+//!   else by DN. After [`authenticate`], use the returned `username`, not the typed one: the
+//!   directory matches case-insensitively and ignores surrounding spaces.
+//! - [`Secret`] does not serialize: to show settings, send `bind_password_set: bool`; to store
+//!   them, keep the password separately.
+//! - Group `members` only holds users this fetch returned; `member_groups` is one level of
+//!   nesting, left for the caller to expand.
+//!
+//! # Active Directory
+//!
+//! Settings that fit AD: `url = "ldaps://dc1.corp.example.com"` (or `ldap://` with
+//! `starttls`), `bind_dn = "CN=Parley,OU=Service Accounts,DC=corp,DC=example,DC=com"` (or
+//! `parley@corp.example.com`), `attributes.username = "sAMAccountName"` (or
+//! `userPrincipalName`), `attributes.unique_id = "objectGUID"` (returned as hex),
+//! `user_filter = "(&(objectCategory=person)(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))"`
+//! (the last clause leaves out disabled accounts, which then count as "left the directory"),
+//! `group_filter = "(objectClass=group)"`. AD refuses binds of disabled, locked and expired
+//! accounts, so [`authenticate`] returns `None` for them. Users in the default `CN=Users`
+//! container have an empty unit (only `OU=` counts). Not handled: AD's ranged retrieval of
+//! groups with more than 1,500 members (`member;range=0-1499`); such groups come back with no
+//! members.
+//!
 //! # Layout
 //!
 //! `settings` (what an admin types), `dn` (DN parsing, unit paths, DN comparison), `conn` (one

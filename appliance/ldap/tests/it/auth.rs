@@ -3,7 +3,7 @@
 use parley_ldap::{Error, authenticate};
 
 use crate::bounded;
-use crate::slapd::{SERVICE_PW, Slapd, password};
+use crate::slapd::{BASE, SERVICE_PW, Slapd, password};
 
 #[tokio::test]
 async fn right_password_wrong_password_empty_password() {
@@ -56,4 +56,17 @@ async fn a_broken_service_account_or_server_is_an_error_not_a_wrong_password() {
     drop(slapd);
     let err = bounded(authenticate(&settings, "ann", &password("ann"))).await.unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_empty_password_fails_although_this_server_accepts_unauthenticated_binds() {
+    let slapd = Slapd::start();
+    // The premise: slapd here (`allow bind_anon_dn`) answers success to ann's DN with no password.
+    let (driver, mut ldap) = ldap3::LdapConnAsync::new(&slapd.url()).await.unwrap();
+    tokio::spawn(driver.drive());
+    let dn = format!("uid=ann,ou=Engineering,ou=People,{BASE}");
+    assert_eq!(bounded(ldap.simple_bind(&dn, "")).await.unwrap().rc, 0);
+
+    let settings = slapd.settings();
+    assert_eq!(bounded(authenticate(&settings, "ann", "")).await.unwrap(), None);
 }
