@@ -59,7 +59,12 @@ fn step(name: &str, cmd: &mut Command) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
-    deps::ensure(&[("/usr/bin/chromium", "chromium"), ("/usr/bin/promtool", "prometheus")])?;
+    deps::ensure(&[
+        ("/usr/bin/chromium", "chromium"),
+        ("/usr/bin/promtool", "prometheus"),
+        ("/usr/sbin/slapd", "slapd"),
+        ("/usr/bin/ldapsearch", "ldap-utils"),
+    ])?;
     let web = build_ui("web-client")?;
     if web {
         step("web client unit tests", &mut npm("web-client", &["test"]))?;
