@@ -214,7 +214,6 @@ test('profile pictures show in the other user\'s chat list; group admins set a g
   await expect(ana.page.getByRole('button', { name: 'Profile', exact: true }).locator('img.avatar')).toHaveAttribute('data-avatar', id);
 
   // Bob sees it in his chat list and in the conversation header.
-  await bob.page.reload(); // TEMP
   const bobRow = chatRow(bob.page, /Ana Costa/);
   await expect(bobRow.locator('img.avatar')).toHaveAttribute('data-avatar', id);
   await expect.poll(() => loaded(bob.page, 'nav[aria-label="Chat list"] img.avatar')).toBe(true);
@@ -226,6 +225,8 @@ test('profile pictures show in the other user\'s chat list; group admins set a g
   await panel.getByRole('button', { name: 'Remove profile photo' }).click();
   await expect(panel.getByRole('button', { name: 'Add profile photo' })).toBeVisible();
   await expect(panel.locator('img.avatar')).toHaveCount(0);
+  await expect(chatRow(bob.page, /Ana Costa/).locator('img.avatar')).toHaveCount(0);
+  await expect(chatRow(bob.page, /Ana Costa/).locator('.avatar')).toHaveText('AC');
   await panel.getByRole('button', { name: 'Back' }).click();
 
   // A group picture set by the admin shows for the other member.

@@ -118,6 +118,17 @@ export function errorText(e: unknown): string {
   return 'Something went wrong.';
 }
 
+/**
+ * A 1:1 summary carries the peer's current name and picture: keep the cached profile in step
+ * (member lists, contact info), as the server announces such changes with a `chat` frame.
+ */
+function peerFromSummary(profiles: Record<UserId, Profile>, c: ChatSummary): Record<UserId, Profile> {
+  const p = c.kind === 'direct' && c.peer ? profiles[c.peer] : undefined;
+  if (!p || c.avatar === undefined) return profiles;
+  if (p.avatar === c.avatar && p.display_name === c.name) return profiles;
+  return { ...profiles, [p.user_id]: { ...p, avatar: c.avatar, display_name: c.name || p.display_name } };
+}
+
 export class AppController {
   state: AppState = initial;
   private listeners = new Set<() => void>();
@@ -749,7 +760,10 @@ export class AppController {
         this.set((s) => ({ presence: { ...s.presence, [f.user_id]: { online: f.online, last_seen: f.last_seen } } }));
         break;
       case 'chat':
-        this.set((s) => ({ chats: { ...s.chats, [f.chat.chat_id]: applySummary(s.chats[f.chat.chat_id], f.chat) } }));
+        this.set((s) => ({
+          chats: { ...s.chats, [f.chat.chat_id]: applySummary(s.chats[f.chat.chat_id], f.chat) },
+          profiles: peerFromSummary(s.profiles, f.chat),
+        }));
         this.ensureMembers(f.chat);
         this.updatePresenceSubscription();
         break;
