@@ -92,7 +92,11 @@ export class ConsoleWatch {
   allowed: RegExp[] = [];
   watch(page: Page, who: string) {
     page.on('console', (m) => {
-      if (m.type() === 'error') this.errors.push(`[${who}] ${m.text()}`);
+      if (m.type() !== 'error') return;
+      // 404 is GET /api/webtransport's documented answer when the server has WebTransport off
+      // (the client then uses WebSocket); Chromium logs every failed fetch.
+      if (/\/api\/webtransport$/.test(m.location().url) && / 404 /.test(m.text())) return;
+      this.errors.push(`[${who}] ${m.text()}`);
     });
     page.on('pageerror', (e) => this.errors.push(`[${who}] page error: ${e.message}`));
   }

@@ -1,6 +1,7 @@
 // The real-time connection (docs/protocol.md §2-4): authenticate, sync from per-chat cursors,
 // reconnect with exponential backoff, and (re)send the outbox with stable idempotency keys.
 import { Outbox } from './outbox';
+import type { OpenedTransport, TransportKind } from './transport';
 import type { ChatId, ClientFrame, Seq, ServerFrame } from './types';
 
 export type ConnState = 'connecting' | 'online' | 'offline';
@@ -13,6 +14,20 @@ export interface WebSocketLike {
   onmessage: ((ev: { data: unknown }) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
+}
+
+/** What the diagnostics panel shows about the live connection. */
+export interface ConnInfo {
+  transport: TransportKind;
+  /** Why this is not WebTransport (null when it is). */
+  fallbackReason: string | null;
+  /** The reason was remembered from an earlier attempt. */
+  remembered: boolean;
+  /** From the start of the attempt (including a WebTransport try) to `ready`. */
+  connectMs: number;
+  /** Sessions established since start, minus the first. */
+  reconnects: number;
+  connectedAt: number;
 }
 
 export interface RealtimeOptions {
@@ -31,6 +46,15 @@ export interface RealtimeOptions {
   /** Called after the outbox changes status (sent, failed, acked). */
   onOutboxChange?: () => void;
   createSocket?: (url: string) => WebSocketLike;
+  /**
+   * Picks and opens the transport for each attempt (WebTransport or WebSocket, see
+   * transport.ts); without it `createSocket(url)` makes a WebSocket. Must not reject for a
+   * connect failure: the socket then closes like a failed WebSocket.
+   */
+  transport?: { open(): Promise<OpenedTransport> };
+  /** Called on every `ready` with the transport in use. */
+  onConnInfo?: (info: ConnInfo) => void;
+  now?: () => number;
   minDelayMs?: number;
   maxDelayMs?: number;
   pingIntervalMs?: number;
@@ -57,6 +81,12 @@ export class Realtime {
   private synced = false;
   private forceRefresh = false;
   private lastAuthError: string | null = null;
+  /** Counts connect attempts, so an attempt that was overtaken (stop, retry) gives up. */
+  private gen = 0;
+  private opening = false;
+  private opened: OpenedTransport | null = null;
+  private attemptStart = 0;
+  private sessions = 0;
 
   constructor(private o: RealtimeOptions) {}
 
@@ -68,6 +98,8 @@ export class Realtime {
 
   stop() {
     this.stopped = true;
+    this.gen++;
+    this.opening = false;
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
@@ -88,7 +120,7 @@ export class Realtime {
 
   /** Skip the backoff wait (the browser came back online, or the user asked). */
   retryNow() {
-    if (this.stopped || this.ws) return;
+    if (this.stopped || this.ws || this.opening) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.connect();
@@ -134,7 +166,25 @@ export class Realtime {
     this.pingTimer = null;
   }
 
+  /** Drops the connection and connects again now (e.g. the transport setting changed). */
+  reconnect() {
+    if (this.stopped) return;
+    const ws = this.ws;
+    if (ws) {
+      ws.close(4000, 'reconnect');
+      this.closed(ws, 4000);
+    }
+    this.attempt = 0;
+    this.retryNow();
+  }
+
+  private now() {
+    return (this.o.now ?? Date.now)();
+  }
+
   private async connect() {
+    const gen = ++this.gen;
+    this.attemptStart = this.now();
     this.setState('connecting');
     this.ready = false;
     this.synced = false;
@@ -154,12 +204,32 @@ export class Realtime {
       this.scheduleReconnect();
       return;
     }
-    if (this.stopped) return;
-    const ws = (this.o.createSocket ?? ((u: string) => new WebSocket(u) as unknown as WebSocketLike))(this.o.url);
+    if (this.stopped || gen !== this.gen) return;
+    let ws: WebSocketLike;
+    if (this.o.transport) {
+      this.opening = true;
+      let opened: OpenedTransport;
+      try {
+        opened = await this.o.transport.open();
+      } catch {
+        this.opening = false;
+        if (gen === this.gen) this.scheduleReconnect();
+        return;
+      }
+      this.opening = false;
+      if (this.stopped || gen !== this.gen) {
+        opened.socket.close(1000, 'bye');
+        return;
+      }
+      this.opened = opened;
+      ws = opened.socket;
+    } else {
+      this.opened = null;
+      ws = (this.o.createSocket ?? ((u: string) => new WebSocket(u) as unknown as WebSocketLike))(this.o.url);
+    }
     this.ws = ws;
-    ws.onopen = () => {
-      ws.send(JSON.stringify({ type: 'auth', token }));
-    };
+    const auth = () => ws.send(JSON.stringify({ type: 'auth', token }));
+    ws.onopen = auth;
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string') return;
       let f: ServerFrame;
@@ -172,6 +242,9 @@ export class Realtime {
     };
     ws.onerror = () => {};
     ws.onclose = (ev) => this.closed(ws, ev.code);
+    // A WebTransport socket is handed out open; one may also have failed already.
+    if (ws.readyState === OPEN) auth();
+    else if (ws.readyState > OPEN) this.closed(ws, 1006);
   }
 
   private async handle(ws: WebSocketLike, f: ServerFrame) {
@@ -180,6 +253,17 @@ export class Realtime {
       case 'ready': {
         this.ready = true;
         this.startPing();
+        this.sessions++;
+        const opened = this.opened;
+        opened?.confirm();
+        this.o.onConnInfo?.({
+          transport: opened?.kind ?? 'websocket',
+          fallbackReason: opened ? opened.fallbackReason : null,
+          remembered: !!opened?.remembered,
+          connectMs: Math.max(0, this.now() - this.attemptStart),
+          reconnects: this.sessions - 1,
+          connectedAt: this.now(),
+        });
         if (this.o.beforeSync) {
           try {
             await this.o.beforeSync();

@@ -3,6 +3,7 @@ import { uploadMedia, type UploadProgress, type XhrLike } from './media';
 import type {
   ChatSummary, Media, Contact, HistoryPage, Message, MessageInfo, MessageSearchPage, Profile, TokenResponse, UserId, Visibility,
 } from './types';
+import type { WebTransportInfo } from './transport';
 
 export class ApiError extends Error {
   constructor(
@@ -303,6 +304,16 @@ export class RestClient {
   removeAvatar() { return this.request<Profile>('DELETE', '/api/me/avatar'); }
   setGroupAvatar(id: string, media_id: string) { return this.request<ChatSummary>('PUT', `/api/chats/${enc(id)}/avatar`, { media_id }); }
   removeGroupAvatar(id: string) { return this.request<ChatSummary>('DELETE', `/api/chats/${enc(id)}/avatar`); }
+
+  /** Where and how to reach the WebTransport listener; null when the server has it off (404). */
+  async webTransport(signal?: AbortSignal): Promise<WebTransportInfo | null> {
+    try {
+      return await this.request<WebTransportInfo>('GET', '/api/webtransport', undefined, signal);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }
+  }
 
   messageInfo(id: string, seq: number) { return this.request<MessageInfo>('GET', `/api/chats/${enc(id)}/messages/${seq}/info`); }
 }

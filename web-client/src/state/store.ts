@@ -3,7 +3,8 @@
 import { useSyncExternalStore } from 'react';
 import { mediaErrorText, mediaPreview } from '../api/media';
 import { Outbox, newClientId, type PendingSend } from '../api/outbox';
-import { Realtime, type ConnState } from '../api/realtime';
+import { Realtime, type ConnInfo, type ConnState } from '../api/realtime';
+import { FORCE_KEY, MEMORY_KEY, TransportSelector } from '../api/transport';
 import { ApiError, LocalTokenStore, RestClient } from '../api/rest';
 import type { ChatSummary, Contact, Message, Profile, ServerFrame, UserId } from '../api/types';
 import {
@@ -71,6 +72,10 @@ export interface AppState {
   /** The media cookie is set: <img>/<video> may load /api/media URLs. */
   mediaReady: boolean;
   uploads: Upload[];
+  /** The live connection's transport and timings (diagnostics panel); null before the first. */
+  connInfo: ConnInfo | null;
+  /** The connection settings force WebSocket. */
+  forceWebSocket: boolean;
 }
 
 const initial: AppState = {
@@ -91,6 +96,8 @@ const initial: AppState = {
   notificationPermission: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
   mediaReady: false,
   uploads: [],
+  connInfo: null,
+  forceWebSocket: false,
 };
 
 function chatPath(id: string | null) {
@@ -278,8 +285,17 @@ export class AppController {
     });
     void this.renewMediaCookie();
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const wsUrl = `${proto}//${location.host}/api/ws`;
+    this.set({ forceWebSocket: localStorage.getItem(FORCE_KEY) === 'websocket' });
     this.rt = new Realtime({
-      url: `${proto}//${location.host}/api/ws`,
+      url: wsUrl,
+      transport: new TransportSelector({
+        wsUrl,
+        hostname: location.hostname,
+        fetchInfo: (signal) => this.api.webTransport(signal),
+        store: localStorage,
+      }),
+      onConnInfo: (connInfo) => this.set({ connInfo }),
       getToken: (force) => (force ? this.api.refresh() : this.api.accessToken()),
       cursors: () => cursorsOf(this.state.chats),
       beforeSync: () => this.loadChats(),
@@ -299,6 +315,19 @@ export class AppController {
     if (!this.state.chatsLoaded) this.loadChats().catch(() => {});
     const open = this.state.openChatId;
     if (open) this.openChat(open, false);
+  }
+
+  // ---- connection settings ----
+  /** Forces WebSocket (or goes back to trying WebTransport first) and reconnects. */
+  setForceWebSocket(on: boolean) {
+    if (on) localStorage.setItem(FORCE_KEY, 'websocket');
+    else {
+      localStorage.removeItem(FORCE_KEY);
+      // Going back to automatic: try WebTransport now rather than after a remembered fallback expires.
+      localStorage.removeItem(MEMORY_KEY);
+    }
+    this.set({ forceWebSocket: on });
+    this.rt?.reconnect();
   }
 
   // ---- media cookie ----

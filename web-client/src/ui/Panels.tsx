@@ -1,4 +1,4 @@
-// Left-pane panels: new chat, new group, profile, contacts.
+// Left-pane panels: new chat, new group, profile, contacts, connection diagnostics.
 import { useEffect, useState } from 'react';
 import type { Profile, Visibility } from '../api/types';
 import { app, errorText, useApp } from '../state/store';
@@ -131,7 +131,7 @@ function EditableField({ label, value, onSave, maxLength, multiline, type = 'tex
   );
 }
 
-export function ProfilePanel({ onClose }: { onClose: () => void }) {
+export function ProfilePanel({ onClose, onConnection }: { onClose: () => void; onConnection?: () => void }) {
   const me = useApp((s) => s.me)!;
   const [confirmAll, setConfirmAll] = useState(false);
   return (
@@ -156,6 +156,12 @@ export function ProfilePanel({ onClose }: { onClose: () => void }) {
             <option value="nobody">Nobody</option>
           </select>
         </div>
+        {onConnection && (
+          <div className="field">
+            <div className="field-label">Connection</div>
+            <button type="button" className="btn-text" onClick={onConnection}>Connection diagnostics</button>
+          </div>
+        )}
         <div className="field">
           <button type="button" className="btn-text danger" onClick={() => app.logout()}>Log out</button>
           <button type="button" className="btn-text danger" onClick={() => setConfirmAll(true)}>Log out on all devices</button>
@@ -240,5 +246,50 @@ function ContactsList({ onRemove, onError }: { onRemove: (p: Profile) => void; o
         </li>
       ))}
     </ul>
+  );
+}
+
+const TRANSPORT_NAMES = { webtransport: 'WebTransport (HTTP/3 over QUIC)', websocket: 'WebSocket' } as const;
+
+/** Connection diagnostics: transport in use, why it fell back, connect time, reconnects. */
+export function ConnectionPanel({ onClose }: { onClose: () => void }) {
+  const conn = useApp((s) => s.conn);
+  const info = useApp((s) => s.connInfo);
+  const forceWs = useApp((s) => s.forceWebSocket);
+  const status = conn === 'online' ? 'Online' : conn === 'connecting' ? 'Connecting…' : 'Offline';
+  return (
+    <div className="panel" role="region" aria-label="Connection">
+      <PanelHeader title="Connection" onBack={onClose} closeIcon={<IconBack />} />
+      <div className="panel-body">
+        <dl className="diag" aria-label="Connection diagnostics" data-testid="diagnostics">
+          <dt>Status</dt>
+          <dd data-testid="diag-status">{status}</dd>
+          <dt>Transport</dt>
+          <dd data-testid="diag-transport" data-kind={info?.transport ?? ''}>
+            {info ? TRANSPORT_NAMES[info.transport] : '—'}
+          </dd>
+          <dt>Fallback reason</dt>
+          <dd data-testid="diag-reason">
+            {info?.fallbackReason ? `${info.fallbackReason}${info.remembered ? ' (remembered from an earlier try)' : ''}` : '—'}
+          </dd>
+          <dt>Connect time</dt>
+          <dd data-testid="diag-connect">{info ? `${info.connectMs} ms` : '—'}</dd>
+          <dt>Reconnects</dt>
+          <dd data-testid="diag-reconnects">{info ? info.reconnects : 0}</dd>
+          <dt>Connected since</dt>
+          <dd data-testid="diag-since">{info ? new Date(info.connectedAt).toLocaleTimeString() : '—'}</dd>
+        </dl>
+        <div className="field">
+          <label className="check-row">
+            <input type="checkbox" checked={forceWs} onChange={(e) => app.setForceWebSocket(e.target.checked)} />
+            Always use WebSocket (skip WebTransport)
+          </label>
+          <div className="muted small">
+            WebTransport is tried first; when it is unavailable the app falls back to WebSocket within
+            3 seconds and keeps using it for an hour before trying again.
+          </div>
+        </div>
+      </div>
+    </div>
   );
 }

@@ -5,17 +5,18 @@ import { app, useApp } from '../state/store';
 import { Avatar, MenuButton, Ticks, type TickKind } from './common';
 import { chatAvatar, displayName, listTime, preview } from './format';
 import { IconBell, IconClose, IconMenu, IconNewChat, IconOffline } from './icons';
-import { ContactsPanel, NewChatPanel, NewGroupPanel, ProfilePanel } from './Panels';
+import { ConnectionPanel, ContactsPanel, NewChatPanel, NewGroupPanel, ProfilePanel } from './Panels';
 import { GlobalSearchResults, SEARCH_MAX } from './Search';
 
-type Mode = 'chats' | 'new-chat' | 'new-group' | 'profile' | 'contacts';
+type Mode = 'chats' | 'new-chat' | 'new-group' | 'profile' | 'contacts' | 'connection';
 
 export function Sidebar() {
   const [mode, setMode] = useState<Mode>('chats');
   const me = useApp((s) => s.me)!;
   if (mode === 'new-chat') return <aside className="sidebar"><NewChatPanel onClose={() => setMode('chats')} onNewGroup={() => setMode('new-group')} /></aside>;
   if (mode === 'new-group') return <aside className="sidebar"><NewGroupPanel onClose={() => setMode('chats')} /></aside>;
-  if (mode === 'profile') return <aside className="sidebar"><ProfilePanel onClose={() => setMode('chats')} /></aside>;
+  if (mode === 'profile') return <aside className="sidebar"><ProfilePanel onClose={() => setMode('chats')} onConnection={() => setMode('connection')} /></aside>;
+  if (mode === 'connection') return <aside className="sidebar"><ConnectionPanel onClose={() => setMode('chats')} /></aside>;
   if (mode === 'contacts') return <aside className="sidebar"><ContactsPanel onClose={() => setMode('chats')} /></aside>;
   return (
     <aside className="sidebar" aria-label="Chats">
@@ -32,6 +33,7 @@ export function Sidebar() {
               { label: 'New group', onSelect: () => setMode('new-group') },
               { label: 'Contacts', onSelect: () => setMode('contacts') },
               { label: 'Profile', onSelect: () => setMode('profile') },
+              { label: 'Connection', onSelect: () => setMode('connection') },
               { label: 'Log out', onSelect: () => app.logout() },
             ]}
           />
