@@ -12,6 +12,8 @@ export const BIN =
 export interface Server {
   url: string;
   adminPassword: string | null;
+  /** The Prometheus listener `--dev` opens (null if it printed none). */
+  metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -55,9 +57,11 @@ export async function startServer(env: Record<string, string> = {}): Promise<Ser
     });
   });
   const pw = /password:\s+(\S+)/.exec(log);
+  const metrics = /metrics at (http:\/\/\S+)/.exec(log);
   return {
     url,
     adminPassword: pw ? pw[1] : null,
+    metricsUrl: metrics ? metrics[1] : null,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
