@@ -218,26 +218,32 @@ test('a certificate rotation during a WebTransport session loses no message', as
       await expect(d.getByTestId('diag-transport')).toHaveAttribute('data-kind', 'webtransport');
       await closeDiagnostics(u.page);
     }
-    await startChatWith(ana.page, 'bob', 'Bob Stone');
-    await chatRow(bob.page, 'Ana Costa').click().catch(() => {});
     const first = await wtInfo(ana.page);
     const hashesBefore = first.body.certificate_hashes!.map((h) => h.value);
+    expect(hashesBefore.length).toBeGreaterThanOrEqual(1);
 
     const sent: string[] = [];
-    for (let i = 1; i <= 3; i++) {
-      const t = `before rotation ${i}`;
-      await send(i % 2 ? ana.page : bob.page, t);
+    /** Sends from one side and waits until the other side has it, so the order is known. */
+    const say = async (from: 'ana' | 'bob', t: string) => {
+      const [a, b] = from === 'ana' ? [ana.page, bob.page] : [bob.page, ana.page];
+      await send(a, t);
       sent.push(t);
-    }
+      await expect(bubble(b, t)).toBeVisible();
+    };
+    await startChatWith(ana.page, 'bob', 'Bob Stone');
+    await send(ana.page, 'before rotation 1');
+    sent.push('before rotation 1');
+    await chatRow(bob.page, /Ana Costa/).click();
+    await expect(bubble(bob.page, 'before rotation 1')).toBeVisible();
+    await say('bob', 'before rotation 2');
+    await say('ana', 'before rotation 3');
     // Wait until the certificate has rotated (the current hash is a new one), then a bit more.
     await expect
       .poll(async () => (await wtInfo(ana.page)).body.certificate_hashes![0].value, { timeout: 15_000, intervals: [500] })
       .not.toBe(hashesBefore[0]);
-    for (let i = 1; i <= 3; i++) {
-      const t = `after rotation ${i}`;
-      await send(i % 2 ? bob.page : ana.page, t);
-      sent.push(t);
-    }
+    await say('bob', 'after rotation 1');
+    await say('ana', 'after rotation 2');
+    await say('bob', 'after rotation 3');
     // Another rotation with messages in flight.
     const mid = (await wtInfo(ana.page)).body.certificate_hashes![0].value;
     const during = (async () => {

@@ -175,6 +175,11 @@ export class Realtime {
       this.closed(ws, 4000);
     }
     this.attempt = 0;
+    if (this.opening) {
+      // Abandon the transport being chosen (its socket is closed when it arrives).
+      this.gen++;
+      this.opening = false;
+    }
     this.retryNow();
   }
 
