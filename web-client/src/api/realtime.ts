@@ -217,11 +217,12 @@ export class Realtime {
       try {
         opened = await this.o.transport.open();
       } catch {
+        if (gen !== this.gen) return;
         this.opening = false;
-        if (gen === this.gen) this.scheduleReconnect();
+        this.scheduleReconnect();
         return;
       }
-      this.opening = false;
+      if (gen === this.gen) this.opening = false;
       if (this.stopped || gen !== this.gen) {
         opened.socket.close(1000, 'bye');
         return;
