@@ -13,7 +13,7 @@ test.afterEach(() => watch.check());
 async function diagnostics(page: Page) {
   const panel = page.getByRole('region', { name: 'Connection' });
   if (!(await panel.isVisible())) {
-    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('button', { name: 'Menu', exact: true }).click();
     await page.getByRole('menuitem', { name: 'Connection' }).click();
   }
   await expect(panel.getByTestId('diag-status')).toHaveText('Online');
