@@ -142,6 +142,7 @@ test.describe('without WebTransport', () => {
       await ana.page.reload();
       const d = await diagnostics(ana.page);
       await expect(d.getByTestId('diag-reason')).toHaveText('WebTransport is off on this server (remembered from an earlier try)');
+      await shot(ana.page, 'diagnostics-listener-off');
       await ana.context.close();
       await bob.context.close();
     } finally {
