@@ -21,6 +21,8 @@ use crate::{Core, Inner, convert, passwords, tokens};
 pub struct AuthContext {
     pub user: UserId,
     pub session: SessionId,
+    /// The client's address, for the audit log (set by the transport).
+    pub ip: Option<String>,
 }
 
 /// An account to create (registration, CLI, admins).
@@ -201,11 +203,21 @@ impl Core {
     /// `POST /api/auth/login`: rate-limited per account and per client IP.
     pub async fn login(&self, req: LoginRequest, ip: &str) -> Result<TokenResponse> {
         let m = &self.inner.metrics;
-        check_limit(&self.inner.login_by_ip, format!("login:{ip}"))
-            .inspect_err(|_| m.rate_limited(Limited::LoginPerIp))?;
+        if let Err(e) = check_limit(&self.inner.login_by_ip, format!("login:{ip}")) {
+            m.rate_limited(Limited::LoginPerIp);
+            let details = serde_json::json!({ "login": req.login, "limit": "per_ip" });
+            self.inner.audit(None, "login.rate_limited", None, Some(ip), details).await;
+            return Err(e);
+        }
         let key = login_key(&req.login, &self.inner.server);
-        check_limit(&self.inner.login_by_account, key.clone().unwrap_or_else(|| req.login.clone()))
-            .inspect_err(|_| m.rate_limited(Limited::LoginPerAccount))?;
+        if let Err(e) =
+            check_limit(&self.inner.login_by_account, key.clone().unwrap_or_else(|| req.login.clone()))
+        {
+            m.rate_limited(Limited::LoginPerAccount);
+            let details = serde_json::json!({ "login": req.login, "limit": "per_account" });
+            self.inner.audit(None, "login.rate_limited", None, Some(ip), details).await;
+            return Err(e);
+        }
         let user = match &key {
             Some(k) => self.inner.store.user_by_login(k).await?,
             None => None,
@@ -213,10 +225,14 @@ impl Core {
         let ok = passwords::verify(req.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
         let Some(user) = user.filter(|_| ok) else {
             self.inner.metrics.login_failed(LoginFailure::BadCredentials);
+            let details = serde_json::json!({ "login": req.login, "reason": "bad_credentials" });
+            self.inner.audit(None, "login.failed", None, Some(ip), details).await;
             return Err(CoreError::InvalidCredentials);
         };
         if user.disabled {
             self.inner.metrics.login_failed(LoginFailure::Disabled);
+            let details = serde_json::json!({ "login": req.login, "reason": "account_disabled" });
+            self.inner.audit(None, "login.failed", Some(user.user_id.clone()), Some(ip), details).await;
             return Err(CoreError::AccountDisabled);
         }
         self.open_session(convert::profile(&user, true)?).await
@@ -235,6 +251,8 @@ impl Core {
         let user_id = convert::user_id(&session.user_id)?;
         if session.refresh_hash != hash {
             self.revoke(&user_id, &[sid], "refresh token reused").await?;
+            let details = serde_json::json!({ "session": sid.to_string() });
+            self.inner.audit(None, "session.refresh_reused", Some(user_id.to_string()), None, details).await;
             return Err(CoreError::InvalidRefreshToken);
         }
         let user = self.inner.store.user(user_id.as_str()).await?.ok_or(CoreError::InvalidRefreshToken)?;
@@ -270,7 +288,7 @@ impl Core {
         if revoked {
             return Err(CoreError::SessionRevoked);
         }
-        Ok(AuthContext { user: claims.sub, session: claims.sid })
+        Ok(AuthContext { user: claims.sub, session: claims.sid, ip: None })
     }
 
     /// Marks sessions revoked everywhere and closes their sockets at once.
@@ -314,6 +332,7 @@ impl Core {
         let mut updated = user.clone();
         updated.password_hash = Some(passwords::hash(req.new_password).await?);
         self.inner.store.update_user(&user, &updated).await?;
+        self.inner.audit_by(ctx, "password.changed", Some(ctx.user.to_string()), serde_json::json!({})).await;
         self.revoke_all(&ctx.user, Some(ctx.session), "password changed").await
     }
 
@@ -432,6 +451,8 @@ impl Core {
         u.disabled = disabled;
         self.inner.store.update_user(&old, &u).await?;
         self.inner.index_user(&u);
+        let action = if disabled { "user.disabled" } else { "user.enabled" };
+        self.inner.audit_by(ctx, action, Some(user.to_string()), serde_json::json!({})).await;
         if disabled {
             self.revoke_all(user, None, "account disabled").await?;
         }
@@ -456,6 +477,9 @@ impl Core {
             uses_left: uses as i64,
         };
         self.inner.store.create_invite(&invite).await?;
+        // The code is a credential: the log records that an invite was made, not the code.
+        let details = serde_json::json!({ "expires_at": invite.expires_at, "uses": uses });
+        self.inner.audit_by(ctx, "invite.created", None, details).await;
         Ok(Invite { code: invite.code, expires_at: invite.expires_at, uses_left: uses })
     }
 

@@ -8,6 +8,7 @@
 //! registry and fan-out), `chat_state` (membership cache), `tokens` and `passwords`.
 
 mod accounts;
+mod audit;
 mod chat_state;
 mod chats;
 mod convert;
@@ -37,6 +38,7 @@ pub use accounts::{AuthContext, NewUser};
 pub use chat_state::{ChatState, MemberInfo};
 pub use error::{CoreError, Result};
 pub use live::Connection;
+pub use parley_store::AuditFilter;
 
 pub(crate) struct Inner {
     pub settings: Settings,

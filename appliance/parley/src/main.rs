@@ -308,6 +308,9 @@ fn main() -> anyhow::Result<()> {
                         is_admin: admin,
                     })
                     .await?;
+                let details = serde_json::json!({ "by": "command line", "admin": p.is_admin });
+                core.audit_system("user.created", Some(p.user_id.to_string()), details).await;
+                core.shutdown().await;
                 println!("created {}{}", p.user_id, if p.is_admin { " (admin)" } else { "" });
                 Ok(())
             })
@@ -322,6 +325,8 @@ fn main() -> anyhow::Result<()> {
                 let core = open(&settings).await?;
                 // A missing index is rebuilt from the database on open; wait for it.
                 core.search_caught_up().await?;
+                core.audit_system("search.reindexed", None, serde_json::json!({ "by": "command line" }))
+                    .await;
                 core.shutdown().await;
                 println!("search index rebuilt in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())

@@ -27,7 +27,10 @@ impl FromRequestParts<AppState> for Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
-        Ok(Auth(state.core.authenticate(token.trim()).await?))
+        let mut ctx = state.core.authenticate(token.trim()).await?;
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        ctx.ip = Some(ip.to_string());
+        Ok(Auth(ctx))
     }
 }
 

@@ -7,6 +7,7 @@
 //! module per aggregate: `users`, `sessions`, `chats`, `messages`, `receipts`, `contacts`,
 //! `invites`.
 
+mod audit;
 mod chats;
 mod contacts;
 mod invites;
@@ -28,6 +29,7 @@ use surrealdb_cnf::ConfigMap;
 use surrealdb_core::dbs::Session;
 use surrealdb_core::kvs::Datastore;
 
+pub use audit::AuditFilter;
 pub use messages::{Batch, ChatUpdate, MessagePatch};
 pub use schema::SCHEMA_VERSION;
 

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::{Result, Store, StoreError};
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Step `n` migrates from version `n` to `n + 1`.
-const STEPS: &[&str] = &[V1, V2];
+const STEPS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 DEFINE TABLE IF NOT EXISTS user SCHEMAFULL;
@@ -148,6 +148,20 @@ DEFINE FIELD IF NOT EXISTS media ON message TYPE option<string>;
 DEFINE INDEX IF NOT EXISTS message_media ON message FIELDS media_id;
 DEFINE FIELD IF NOT EXISTS avatar ON user TYPE option<string>;
 DEFINE FIELD IF NOT EXISTS avatar ON chat TYPE option<string>;
+"#;
+
+/// Version 3: the audit log (append-only: no route updates or deletes it).
+const V3: &str = r#"
+DEFINE TABLE IF NOT EXISTS audit SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS at ON audit TYPE int;
+DEFINE FIELD IF NOT EXISTS actor ON audit TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS action ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS target ON audit TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS ip ON audit TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS details ON audit TYPE option<string>;
+DEFINE INDEX IF NOT EXISTS audit_at ON audit FIELDS at;
+DEFINE INDEX IF NOT EXISTS audit_action ON audit FIELDS action, at;
+DEFINE INDEX IF NOT EXISTS audit_actor ON audit FIELDS actor, at;
 "#;
 
 #[derive(Deserialize)]

@@ -277,3 +277,27 @@ pub struct MessageSearchResults {
 pub struct SetAvatarRequest {
     pub media_id: MediaId,
 }
+
+/// One audit log entry (`GET /api/admin/audit`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEntry {
+    pub at: Millis,
+    /// Who acted (a user ID); absent for the system, the command line or an anonymous client.
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// e.g. `login.failed`, `user.disabled`, `invite.created`.
+    pub action: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditPage {
+    /// Entries matching the filter, not only this page.
+    pub total: u64,
+    pub offset: usize,
+    pub entries: Vec<AuditEntry>,
+}

@@ -2,6 +2,7 @@
 //! database, driven over HTTP and WebSocket. One test binary (each extra one relinks the
 //! whole dependency tree).
 
+mod admin;
 mod auth;
 mod chats;
 mod child;

@@ -1,10 +1,12 @@
 //! The first admin routes (the console comes with the admin issue): disabling accounts and
 //! invites for the invite-only policy.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use parley_types::api::{CreateInviteRequest, Invite, Profile};
+use parley_core::AuditFilter;
+use parley_types::ErrorCode;
+use parley_types::api::{AuditPage, CreateInviteRequest, Invite, Profile};
 
 use crate::extract::{Auth, Json, user_id};
 use crate::{ApiError, AppState};
@@ -34,4 +36,51 @@ pub async fn create_invite(
     Json(req): Json<CreateInviteRequest>,
 ) -> Result<(StatusCode, axum::Json<Invite>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(s.core.create_invite(&ctx, req).await?)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct AuditParams {
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    offset: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> Result<Option<T>, ApiError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidInput, format!("`{name}` must be a whole number"))),
+    }
+}
+
+fn text(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// `GET /api/admin/audit?actor=&action=&from=&to=&offset=&limit=` (times in ms), newest first.
+pub async fn audit(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Query(p): Query<AuditParams>,
+) -> Result<axum::Json<AuditPage>, ApiError> {
+    let filter = AuditFilter {
+        actor: text(p.actor),
+        action: text(p.action),
+        from: number(p.from, "from")?,
+        to: number(p.to, "to")?,
+    };
+    let offset = number::<usize>(p.offset, "offset")?.unwrap_or(0).min(1_000_000);
+    let limit = number::<usize>(p.limit, "limit")?.unwrap_or(50);
+    Ok(axum::Json(s.core.audit_log(&ctx, filter, offset, limit).await?))
 }

@@ -54,5 +54,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/users/{user_id}/disable", post(admin::disable))
         .route("/api/admin/users/{user_id}/enable", post(admin::enable))
         .route("/api/admin/invites", post(admin::create_invite))
+        .route("/api/admin/audit", get(admin::audit))
         .fallback(crate::ui::fallback)
 }
