@@ -301,7 +301,7 @@ impl Core {
         Ok(())
     }
 
-    async fn revoke_all(&self, user: &UserId, keep: Option<SessionId>, why: &str) -> Result<()> {
+    pub(crate) async fn revoke_all(&self, user: &UserId, keep: Option<SessionId>, why: &str) -> Result<()> {
         let keep_s = keep.map(|k| k.to_string());
         let ids = self.inner.store.revoke_user_sessions(user.as_str(), keep_s.as_deref()).await?;
         let ids: Vec<SessionId> = ids.iter().filter_map(|s| s.parse().ok()).collect();
@@ -359,7 +359,18 @@ impl Core {
 
     /// `PATCH /api/me`.
     pub async fn update_profile(&self, ctx: &AuthContext, req: UpdateProfileRequest) -> Result<Profile> {
-        let old = self.user_rec(&ctx.user).await?;
+        let (_, u) = self.apply_profile_update(&ctx.user, req).await?;
+        convert::profile(&u, true)
+    }
+
+    /// Validates and stores profile changes of `user` (by themself or an admin); returns the
+    /// records before and after.
+    pub(crate) async fn apply_profile_update(
+        &self,
+        user: &UserId,
+        req: UpdateProfileRequest,
+    ) -> Result<(UserRec, UserRec)> {
+        let old = self.user_rec(user).await?;
         let mut u = old.clone();
         if let Some(n) = &req.display_name {
             u.display_name = clean_display_name(n)?;
@@ -382,9 +393,9 @@ impl Core {
         self.inner.store.update_user(&old, &u).await.map_err(taken)?;
         self.inner.index_user(&u);
         if old.display_name != u.display_name {
-            self.inner.clone().notify_profile_changed(ctx.user.clone());
+            self.inner.clone().notify_profile_changed(user.clone());
         }
-        convert::profile(&u, true)
+        Ok((old, u))
     }
 
     /// `GET /api/users/{id}`: private fields only for the user themself or an admin.

@@ -8,6 +8,7 @@
 //! registry and fan-out), `chat_state` (membership cache), `tokens` and `passwords`.
 
 mod accounts;
+pub mod admin;
 mod audit;
 mod chat_state;
 mod chats;

@@ -96,4 +96,78 @@ impl Store {
         )
         .await
     }
+
+    /// The admin user list: `q` matches username, display name, email or phone (substring,
+    /// case-insensitive); `status` is `all`, `active`, `disabled` or `admins`; `sort` one of
+    /// `username`, `display_name`, `created_at`, `last_seen`. Returns (total, page).
+    pub async fn admin_users_page(
+        &self,
+        q: Option<&str>,
+        status: &str,
+        sort: &str,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(u64, Vec<UserRec>)> {
+        let mut cond = vec!["true"];
+        if q.is_some() {
+            cond.push(
+                "(string::contains(string::lowercase(username), $q) \
+                 OR string::contains(string::lowercase(display_name), $q) \
+                 OR string::contains(string::lowercase(email ?? ''), $q) \
+                 OR string::contains(phone ?? '', $q))",
+            );
+        }
+        match status {
+            "active" => cond.push("disabled = false"),
+            "disabled" => cond.push("disabled = true"),
+            "admins" => cond.push("is_admin = true"),
+            _ => {}
+        }
+        // Only known column names reach the query text.
+        let sort = match sort {
+            "display_name" => "display_name",
+            "created_at" => "created_at",
+            "last_seen" => "last_seen",
+            _ => "username",
+        };
+        let dir = if descending { "DESC" } else { "ASC" };
+        let filter = cond.join(" AND ");
+        let vars = doc(&json!({ "q": q.map(str::to_lowercase), "o": offset, "l": limit }))?;
+        #[derive(serde::Deserialize)]
+        struct Count {
+            n: u64,
+        }
+        let total = self
+            .fetch_one::<Count>(
+                &format!("SELECT count() AS n FROM user WHERE {filter} GROUP ALL"),
+                vars.clone(),
+                0,
+            )
+            .await?
+            .map_or(0, |c| c.n);
+        let rows = self
+            .fetch(
+                &format!("SELECT * FROM user WHERE {filter} ORDER BY {sort} {dir} LIMIT $l START $o"),
+                vars,
+                0,
+            )
+            .await?;
+        Ok((total, rows))
+    }
+
+    pub async fn count_admins(&self) -> Result<u64> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            n: u64,
+        }
+        Ok(self
+            .fetch_one::<Count>(
+                "SELECT count() AS n FROM user WHERE is_admin = true AND disabled = false GROUP ALL",
+                json!({}),
+                0,
+            )
+            .await?
+            .map_or(0, |c| c.n))
+    }
 }

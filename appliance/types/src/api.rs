@@ -301,3 +301,63 @@ pub struct AuditPage {
     pub offset: usize,
     pub entries: Vec<AuditEntry>,
 }
+
+/// A user as admins see it (`/api/admin/users`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdminUser {
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub disabled: bool,
+    pub created_at: Millis,
+    #[serde(default)]
+    pub last_seen: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdminUserPage {
+    pub total: u64,
+    pub offset: usize,
+    pub users: Vec<AdminUser>,
+}
+
+/// `POST /api/admin/users`: without `password`, a temporary one is generated and returned once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminCreateUserRequest {
+    pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminCreatedUser {
+    pub user: AdminUser,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_password: Option<String>,
+}
+
+/// `PATCH /api/admin/users/{user_id}`: absent fields unchanged; `""` clears email or phone.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct AdminUpdateUserRequest {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub about: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// `POST /api/admin/users/{user_id}/reset-password`: shown once to the admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TemporaryPassword {
+    pub temporary_password: String,
+}

@@ -5,8 +5,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use parley_core::AuditFilter;
+use parley_core::admin::UserQuery;
 use parley_types::ErrorCode;
-use parley_types::api::{AuditPage, CreateInviteRequest, Invite, Profile};
+use parley_types::api::{
+    AdminCreateUserRequest, AdminCreatedUser, AdminUpdateUserRequest, AdminUser, AdminUserPage, AuditPage,
+    CreateInviteRequest, Invite, Profile, TemporaryPassword,
+};
 
 use crate::extract::{Auth, Json, user_id};
 use crate::{ApiError, AppState};
@@ -83,4 +87,97 @@ pub async fn audit(
     let offset = number::<usize>(p.offset, "offset")?.unwrap_or(0).min(1_000_000);
     let limit = number::<usize>(p.limit, "limit")?.unwrap_or(50);
     Ok(axum::Json(s.core.audit_log(&ctx, filter, offset, limit).await?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct UserParams {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    order: Option<String>,
+    #[serde(default)]
+    offset: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+/// `GET /api/admin/users?q=&status=all|active|disabled|admins&sort=username|display_name|created_at|last_seen&order=asc|desc&offset=&limit=`
+pub async fn users(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Query(p): Query<UserParams>,
+) -> Result<axum::Json<AdminUserPage>, ApiError> {
+    let invalid = |m: &str| ApiError::new(ErrorCode::InvalidInput, m.to_owned());
+    let status = text(p.status).unwrap_or_else(|| "all".into());
+    if !["all", "active", "disabled", "admins"].contains(&status.as_str()) {
+        return Err(invalid("`status` must be all, active, disabled or admins"));
+    }
+    let sort = text(p.sort).unwrap_or_else(|| "username".into());
+    if !["username", "display_name", "created_at", "last_seen"].contains(&sort.as_str()) {
+        return Err(invalid("`sort` must be username, display_name, created_at or last_seen"));
+    }
+    let descending = match text(p.order).as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(invalid("`order` must be asc or desc")),
+    };
+    let query = UserQuery {
+        q: text(p.q),
+        status,
+        sort,
+        descending,
+        offset: number::<usize>(p.offset, "offset")?.unwrap_or(0).min(1_000_000),
+        limit: number::<usize>(p.limit, "limit")?.unwrap_or(50),
+    };
+    Ok(axum::Json(s.core.admin_users(&ctx, query).await?))
+}
+
+/// `POST /api/admin/users`
+pub async fn create_user(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<AdminCreateUserRequest>,
+) -> Result<(StatusCode, axum::Json<AdminCreatedUser>), ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(s.core.admin_create_user(&ctx, req).await?)))
+}
+
+/// `PATCH /api/admin/users/{user_id}`
+pub async fn update_user(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<AdminUpdateUserRequest>,
+) -> Result<axum::Json<AdminUser>, ApiError> {
+    Ok(axum::Json(s.core.admin_update_user(&ctx, &user_id(&id)?, req).await?))
+}
+
+/// `POST /api/admin/users/{user_id}/reset-password`
+pub async fn reset_password(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TemporaryPassword>, ApiError> {
+    Ok(axum::Json(s.core.admin_reset_password(&ctx, &user_id(&id)?).await?))
+}
+
+/// `PUT /api/admin/users/{user_id}/admin`
+pub async fn grant_admin(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AdminUser>, ApiError> {
+    Ok(axum::Json(s.core.admin_set_role(&ctx, &user_id(&id)?, true).await?))
+}
+
+/// `DELETE /api/admin/users/{user_id}/admin`
+pub async fn revoke_admin(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AdminUser>, ApiError> {
+    Ok(axum::Json(s.core.admin_set_role(&ctx, &user_id(&id)?, false).await?))
 }
