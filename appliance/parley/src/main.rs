@@ -259,7 +259,7 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let _ = sd_notify::notify(false, &[NotifyState::Ready]);
-        parley_server::serve(listener, core.clone(), stop.clone().cancelled_owned())
+        parley_server::serve_with(listener, core.clone(), wt_info, stop.clone().cancelled_owned())
             .await
             .context("HTTP server failed")
     };

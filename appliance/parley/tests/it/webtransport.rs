@@ -139,3 +139,32 @@ async fn no_listener_means_no_webtransport_info() {
     let (s, body) = app.get("/api/webtransport", &ana.token).await;
     assert_eq!((s.as_u16(), body["code"].as_str()), (404, Some("not_found")));
 }
+
+/// The real binary announces its WebTransport listener over plain HTTP (the dev setup).
+#[tokio::test]
+async fn the_binary_announces_webtransport() {
+    use crate::child::{call, spawn_parley};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_parley(
+        &["serve", "--dev"],
+        &[
+            ("PARLEY__STORAGE__DATA_DIR", dir.path().as_os_str()),
+            ("PARLEY__SERVER_NAME", "test.local".as_ref()),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let body = json!({ "username": "ana", "password": "password-1" });
+    let ana = call(&http, "POST", &format!("http://{addr}/api/auth/register"), None, Some(body)).await;
+    let info =
+        call(&http, "GET", &format!("http://{addr}/api/webtransport"), ana["access_token"].as_str(), None)
+            .await;
+    child.kill().ok();
+    child.wait().ok();
+    // Same port number as HTTP, on UDP; one self-signed certificate pinned by hash.
+    assert_eq!(
+        info["port"].as_u64().map(|p| p.to_string()),
+        addr.rsplit(':').next().map(str::to_owned),
+        "{info}"
+    );
+    assert_eq!(info["certificate_hashes"].as_array().map(Vec::len), Some(1));
+}
