@@ -104,7 +104,7 @@ mod fanout {
     fn send_entry(b: Bencher, members: usize) {
         let hub = Hub::default();
         let users: Vec<UserId> =
-            (0..members).map(|i| UserId::parse(&format!("u{i}@bench.local")).expect("id")).collect();
+            (0..members).map(|i| UserId::parse(&format!("user{i}@bench.local")).expect("id")).collect();
         let mut regs: Vec<_> = users.iter().map(|u| hub.register(u, SessionId::generate(), 4096)).collect();
         let chat = ChatId::generate(&server());
         let frame = hub::encode(&ServerFrame::Message { message: sample_message(1) });
@@ -136,7 +136,7 @@ impl Fixture {
             let app = TestAppliance::start().await;
             let mut users = Vec::new();
             for i in 0..members {
-                let u = app.register(&format!("u{i}")).await;
+                let u = app.register(&format!("user{i}")).await;
                 let ctx = app.core.authenticate(&u.token).await.expect("auth");
                 users.push((u, ctx));
             }
