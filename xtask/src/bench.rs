@@ -27,7 +27,8 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { quick: false, profile: "release".into(), micro: None, out: None, loadgen: Vec::new() };
+    let mut o =
+        Options { quick: false, profile: "release".into(), micro: None, out: None, loadgen: Vec::new() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -58,10 +59,12 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let bench_dir = target_dir().join("bench");
     std::fs::create_dir_all(&bench_dir).map_err(|e| format!("{}: {e}", bench_dir.display()))?;
 
-    step(
-        &format!("cargo build --profile {} (parley, parley-loadgen)", o.profile),
-        cargo().current_dir(root()).args(["build", "--profile", &o.profile, "-p", "parley", "-p", "parley-loadgen"]),
-    )?;
+    // The whole workspace, so features unify as in every other build of that profile and no
+    // dependency is rebuilt (dev: exactly what `cargo xtask test` builds).
+    let mut build = cargo();
+    build.current_dir(root()).args(["build", "--profile", &o.profile, "--workspace"]);
+    build.arg(if o.profile == "dev" { "--all-targets" } else { "--bins" });
+    step(&format!("cargo build --profile {} --workspace", o.profile), &mut build)?;
     let bin = profile_dir(&o.profile);
     let json = bench_dir.join("loadgen.json");
     let md = bench_dir.join("loadgen.md");
@@ -77,7 +80,6 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     };
     let mut loadgen = Command::new(bin.join("parley-loadgen"));
     loadgen.arg("--spawn").arg(bin.join("parley")).arg("--json").arg(&json).arg("--markdown").arg(&md);
-    loadgen.arg("--label").arg(&label);
     if o.quick {
         loadgen.arg("--quick");
     }
@@ -85,7 +87,8 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let started = std::time::Instant::now();
     let load_result = step("parley-loadgen (standard scenarios)", &mut loadgen);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
-    let body = std::fs::read_to_string(&md).map_err(|e| format!("the load generator wrote no report ({e})"))?;
+    let body =
+        std::fs::read_to_string(&md).map_err(|e| format!("the load generator wrote no report ({e})"))?;
 
     let micro = if o.micro.unwrap_or(!o.quick) { Some(micro(&o.profile, &bench_dir)?) } else { None };
 

@@ -101,7 +101,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("dist") => dist::dist(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
-        _ => Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev]>".into()),
+        _ => {
+            Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev]>"
+                .into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

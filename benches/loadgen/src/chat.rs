@@ -366,8 +366,11 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
         }
         for (chat, lane) in &r.lanes {
             let t = &shared.tallies[*chat];
-            let (count, hash, max) =
-                (t.count.load(Ordering::Relaxed), t.hash.load(Ordering::Relaxed), t.max_seq.load(Ordering::Relaxed));
+            let (count, hash, max) = (
+                t.count.load(Ordering::Relaxed),
+                t.hash.load(Ordering::Relaxed),
+                t.max_seq.load(Ordering::Relaxed),
+            );
             if lane.count != count || lane.hash != hash || lane.last != max {
                 out.fail(format!(
                     "user {} in chat {chat}: holds {} entries up to seq {}, the senders had {count} acked up to {max}{}",

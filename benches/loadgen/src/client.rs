@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -82,7 +83,11 @@ impl Api {
                 continue;
             }
             let text = res.text().await?;
-            let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+            let value = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
             return Ok((status, value));
         }
         bail!("{method} {path}: still rate limited after 20 tries")
@@ -119,18 +124,27 @@ impl Api {
 
     pub async fn direct(&self, a: &User, b: &User) -> anyhow::Result<(String, u64)> {
         let body = json!({ "user_id": b.id });
-        let v = self.expect(reqwest::Method::POST, "/api/chats/direct", Some(&a.token), Some(&body), 200).await?;
+        let v =
+            self.expect(reqwest::Method::POST, "/api/chats/direct", Some(&a.token), Some(&body), 200).await?;
         Ok((v["chat_id"].as_str().context("chat_id")?.to_owned(), v["last_seq"].as_u64().unwrap_or(0)))
     }
 
     pub async fn group(&self, admin: &User, name: &str, members: &[&str]) -> anyhow::Result<(String, u64)> {
         let body = json!({ "name": name, "members": members });
-        let v = self.expect(reqwest::Method::POST, "/api/chats/group", Some(&admin.token), Some(&body), 201).await?;
+        let v = self
+            .expect(reqwest::Method::POST, "/api/chats/group", Some(&admin.token), Some(&body), 201)
+            .await?;
         Ok((v["chat_id"].as_str().context("chat_id")?.to_owned(), v["last_seq"].as_u64().unwrap_or(0)))
     }
 
     /// A text sent over REST: `(seq, message id)` once durable.
-    pub async fn send(&self, user: &User, chat: &str, client_id: &str, text: &str) -> anyhow::Result<(u64, String)> {
+    pub async fn send(
+        &self,
+        user: &User,
+        chat: &str,
+        client_id: &str,
+        text: &str,
+    ) -> anyhow::Result<(u64, String)> {
         let body = json!({ "client_id": client_id, "text": text });
         let path = format!("/api/chats/{chat}/messages");
         let v = self.expect(reqwest::Method::POST, &path, Some(&user.token), Some(&body), 201).await?;
@@ -166,10 +180,15 @@ pub async fn connect(addr: SocketAddr, source: Ipv4Addr, token: &str) -> anyhow:
     socket.bind(SocketAddr::new(source.into(), 0)).with_context(|| format!("binding {source}"))?;
     let stream = socket.connect(addr).await.with_context(|| format!("connecting from {source}"))?;
     stream.set_nodelay(true)?;
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/api/ws"), stream).await?;
+    // Small buffers: tens of thousands of idle connections must fit in this process too.
+    let config = WebSocketConfig::default().read_buffer_size(16 << 10).write_buffer_size(0);
+    let url = format!("ws://{addr}/api/ws");
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
     ws.send(WsMessage::Text(json!({ "type": "auth", "token": token }).to_string().into())).await?;
     loop {
-        let text = next_text(&mut ws, Duration::from_secs(30)).await?.ok_or_else(|| anyhow!("closed before ready"))?;
+        let text = next_text(&mut ws, Duration::from_secs(30))
+            .await?
+            .ok_or_else(|| anyhow!("closed before ready"))?;
         match parse(&text) {
             Frame::Ready => return Ok(ws),
             Frame::Error { code, message, .. } => bail!("auth refused: {code}: {message}"),
@@ -298,9 +317,14 @@ mod tests {
         }
         let a = r#"{"type":"ack","client_id":"3.9","message":{"id":"01J@x","chat_id":"01K@x","seq":8,"sender":"a@x","kind":"text","text":"x","created_at":1,"deleted":false}}"#;
         assert!(matches!(parse(a), Frame::Ack { ref client_id, .. } if client_id == "3.9"));
-        assert!(matches!(parse(r#"{"type":"sync_done","chats":2,"messages":5}"#), Frame::SyncDone { messages: 5 }));
+        assert!(matches!(
+            parse(r#"{"type":"sync_done","chats":2,"messages":5}"#),
+            Frame::SyncDone { messages: 5 }
+        ));
         let e = r#"{"type":"error","ref":"3.9","code":"not_member","message":"nope"}"#;
-        assert!(matches!(parse(e), Frame::Error { ref code, reference: Some(_), .. } if code == "not_member"));
+        assert!(
+            matches!(parse(e), Frame::Error { ref code, reference: Some(_), .. } if code == "not_member")
+        );
         assert!(matches!(parse(r#"{"type":"pong","nonce":null}"#), Frame::Other));
     }
 }

@@ -243,7 +243,10 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     let api = Api::new(addr);
     wait_ready(&api, Duration::from_secs(120)).await?;
     let pid = spawned.as_ref().map(|s| s.pid()).or(args.server_pid);
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 0xffffff);
+    let run_id = format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 0xffffff
+    );
     let mut setup = BTreeMap::new();
 
     let n = args.users();

@@ -241,7 +241,8 @@ impl Report {
                 }
             }
             if let Some(a) = o.acked {
-                let _ = writeln!(s, "- acknowledged messages: {}; deliveries: {}", a, o.deliveries.unwrap_or(0));
+                let _ =
+                    writeln!(s, "- acknowledged messages: {}; deliveries: {}", a, o.deliveries.unwrap_or(0));
             }
             for (k, v) in &o.figures {
                 let _ = writeln!(s, "- {k}: {}", num(*v));
@@ -273,7 +274,9 @@ impl Report {
 
     /// The targets next to what this run measured.
     fn targets(&self) -> String {
-        let mut s = String::from("\n## Against the targets\n\n| target | goal | measured | met |\n|---|---|---|---|\n");
+        let mut s = String::from(
+            "\n## Against the targets\n\n| target | goal | measured | met |\n|---|---|---|---|\n",
+        );
         let mut row = |t: &str, goal: &str, measured: Option<String>, met: Option<bool>| {
             let _ = writeln!(
                 s,
@@ -321,8 +324,12 @@ impl Report {
         row(
             "50,000 idle authenticated WebSockets",
             "≤ 12 KiB each",
-            per_conn.map(|b| format!("{:.1} KiB each at {} connections", b / 1024.0, num(conns))),
-            per_conn.map(|b| b <= 12.0 * 1024.0 && conns >= 50_000.0),
+            per_conn.map(|b| {
+                let note =
+                    if conns < 50_000.0 { " (fewer than 50,000: see the open files limit)" } else { "" };
+                format!("{:.1} KiB each at {} connections{note}", b / 1024.0, num(conns))
+            }),
+            per_conn.filter(|_| conns >= 50_000.0).map(|b| b <= 12.0 * 1024.0),
         );
         let restart = self.find("restart");
         let fig = |o: Option<&Outcome>, k: &str| o.and_then(|o| o.figures.get(k).copied());
@@ -332,7 +339,7 @@ impl Report {
             "Restart with 1,000,000 stored messages",
             "ready ≤ 2 s",
             ready.map(|v| format!("{v:.2} s with {} messages", num(stored))),
-            ready.map(|v| v <= 2.0 && stored >= 1_000_000.0),
+            ready.filter(|_| stored >= 1_000_000.0).map(|v| v <= 2.0),
         );
         let k9 = fig(restart, "kill -9: ready after (s)");
         row(

@@ -82,7 +82,10 @@ async fn pairs(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     out.param("pairs", p);
     out.param("connected", n);
     out.param("window", l.window);
-    out.param("rate", if l.rate > 0.0 { serde_json::json!(l.rate) } else { serde_json::json!("closed loop") });
+    out.param(
+        "rate",
+        if l.rate > 0.0 { serde_json::json!(l.rate) } else { serde_json::json!("closed loop") },
+    );
     out.param("text_len", l.text_len);
     let chat_setup = t.elapsed().as_secs_f64();
     chat::run(ctx, &chats, &l, &mut out).await?;
@@ -91,7 +94,13 @@ async fn pairs(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
 }
 
 /// Group fan-out: groups of `size` members (as many as the users allow), `senders` senders each.
-async fn group(ctx: &mut Ctx, name: &str, size: usize, senders: usize, window: usize) -> anyhow::Result<Outcome> {
+async fn group(
+    ctx: &mut Ctx,
+    name: &str,
+    size: usize,
+    senders: usize,
+    window: usize,
+) -> anyhow::Result<Outcome> {
     let n = ctx.users.len();
     let size = size.min(n);
     let groups = (n / size).max(1);
@@ -198,7 +207,8 @@ async fn storm(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let t = Instant::now();
     let stored = rest_fill(ctx, &chats, per_chat).await?;
     let sent: usize = stored.iter().map(Vec::len).sum();
-    out.figures.insert("REST sends while disconnected (msg/s)".into(), sent as f64 / t.elapsed().as_secs_f64());
+    out.figures
+        .insert("REST sends while disconnected (msg/s)".into(), sent as f64 / t.elapsed().as_secs_f64());
     ctx.stored_messages += sent as u64;
     out.param("users", n);
     out.param("missed_per_chat", per_chat);
@@ -378,7 +388,10 @@ async fn history(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
                     }
                 }
                 if expect != 0 {
-                    problems.push(format!("chat {ci}: paging stopped at seq {}, not at the first entry", expect + 1));
+                    problems.push(format!(
+                        "chat {ci}: paging stopped at seq {}, not at the first entry",
+                        expect + 1
+                    ));
                     break;
                 }
             }
@@ -477,7 +490,8 @@ async fn search(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     if out.errors > 0 {
         out.fail(format!("{} searches failed", out.errors));
     }
-    out.figures.insert("searches/s".into(), queries.load(Ordering::Relaxed) as f64 / l.duration.as_secs_f64());
+    out.figures
+        .insert("searches/s".into(), queries.load(Ordering::Relaxed) as f64 / l.duration.as_secs_f64());
     out.figures.insert("searches with no hit".into(), empty.load(Ordering::Relaxed) as f64);
     if let Some(p) = lat.summary() {
         out.latencies.insert("search query".into(), p);
@@ -491,14 +505,19 @@ async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let mut out = Outcome::new(
         "idle",
         "Idle connections: many authenticated, synced WebSockets (several per user, spread over \
-         127.0.0.x source addresses) held open; server memory per connection is the RSS growth divided \
-         by the number of connections.",
+         127.0.0.x source addresses) held open on a freshly restarted server; server memory per \
+         connection is the RSS growth divided by the number of connections.",
     );
     // Each connection is a file descriptor here and in the server.
     let limit = std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|l| {
-            l.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse::<usize>().ok()
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<usize>()
+                .ok()
         })
         .unwrap_or(1024);
     if want + 500 > limit {
@@ -509,7 +528,17 @@ async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     out.param("connections", want);
     out.param("sources", ctx.args.sources);
     let setup = Instant::now();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Memory freed by earlier scenarios is reused by the allocator without growing RSS, so
+    // measure on a freshly started server when we own it (same data dir, same users).
+    if let Some(server) = ctx.server.as_mut() {
+        server.stop()?;
+        server.restart()?;
+        let addr = server.addr;
+        ctx.retarget(addr);
+        wait_ready(&ctx.api, Duration::from_secs(120)).await?;
+        out.param("fresh_server", true);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let usage = ctx.usage_begin();
     let rss0 = ctx.pid.and_then(crate::procfs::rss);
     let start = Instant::now();
@@ -526,11 +555,14 @@ async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
             let mut ws = client::connect(addr, source, &token).await?;
             ws.send(WsMessage::Text(frame.into())).await?;
             loop {
-                let text =
-                    client::next_text(&mut ws, Duration::from_secs(60)).await?.context("closed during sync")?;
+                let text = client::next_text(&mut ws, Duration::from_secs(60))
+                    .await?
+                    .context("closed during sync")?;
                 match client::parse(&text) {
                     Frame::SyncDone { messages: 0 } => break,
-                    Frame::SyncDone { messages } => bail!("sync replayed {messages} messages; the cursors say none"),
+                    Frame::SyncDone { messages } => {
+                        bail!("sync replayed {messages} messages; the cursors say none")
+                    }
                     _ => {}
                 }
             }
@@ -575,7 +607,8 @@ async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         && !sockets.is_empty()
     {
         out.figures.insert("server RSS growth (MiB)".into(), (b as f64 - a as f64) / crate::MIB);
-        out.figures.insert("server bytes per connection".into(), (b as f64 - a as f64) / sockets.len() as f64);
+        out.figures
+            .insert("server bytes per connection".into(), (b as f64 - a as f64) / sockets.len() as f64);
     }
     if let Some(p) = lat.summary() {
         out.latencies.insert("connect→sync_done".into(), p);

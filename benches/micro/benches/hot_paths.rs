@@ -76,7 +76,8 @@ mod jwt {
     fn service() -> (tempfile::TempDir, TokenService, String) {
         let dir = tempfile::tempdir().expect("temp dir");
         let svc = TokenService::load(&dir.path().join("jwt.json"), &server(), 900).expect("keys");
-        let token = svc.issue(&UserId::parse("ana@bench.local").expect("id"), SessionId::generate()).expect("issue");
+        let token =
+            svc.issue(&UserId::parse("ana@bench.local").expect("id"), SessionId::generate()).expect("issue");
         (dir, svc, token)
     }
 
@@ -131,7 +132,8 @@ struct Fixture {
 impl Fixture {
     /// An appliance with `members` users in one group (a 1:1 chat when `members` is 2).
     fn new(members: usize) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let rt =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
         let (app, users, chat) = rt.block_on(async {
             let app = TestAppliance::start().await;
             let mut users = Vec::new();
@@ -155,7 +157,9 @@ impl Fixture {
     fn send(&self, user: usize, n: u64) -> impl Future<Output = ()> + '_ {
         let req = SendMessageRequest {
             client_id: format!("c{n}"),
-            text: format!("message {n} of the benchmark, about a hundred characters long to look like chat........"),
+            text: format!(
+                "message {n} of the benchmark, about a hundred characters long to look like chat........"
+            ),
             reply_to: None,
             media_id: None,
         };
