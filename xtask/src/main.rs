@@ -5,7 +5,10 @@
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, the test suite, the
 //!   web client's unit tests and its end-to-end tests in Chromium, and the package checks.
 //! - `dist [--dev]`: the .deb and .rpm packages (see `dist.rs`).
+//! - `bench [--quick] [--profile dev]`: the load generator and micro-benchmarks, written to
+//!   `BENCHMARKS.md` (see `bench.rs`).
 
+mod bench;
 mod deps;
 mod dist;
 
@@ -102,7 +105,11 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("dist") => dist::dist(&args[1..]),
-        _ => Err("usage: cargo xtask <run [ARGS] | test | dist [--dev]>".into()),
+        Some("bench") => bench::bench(&args[1..]),
+        _ => {
+            Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev]>"
+                .into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

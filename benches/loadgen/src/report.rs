@@ -1,0 +1,353 @@
+//! Results: latency histograms (`hdrhistogram`, microseconds), one [`Outcome`] per scenario,
+//! and their JSON and Markdown forms. A scenario whose delivery check failed keeps its
+//! problems but not its numbers.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::procfs::Machine;
+
+/// Latencies in microseconds, 1 µs to 5 min, 3 significant digits.
+#[derive(Debug, Clone)]
+pub struct Lat(pub Histogram<u64>);
+
+impl Default for Lat {
+    fn default() -> Self {
+        Self(Histogram::new_with_bounds(1, 300_000_000, 3).expect("valid bounds"))
+    }
+}
+
+impl Lat {
+    pub fn record(&mut self, d: std::time::Duration) {
+        self.record_us(d.as_micros() as u64);
+    }
+    pub fn record_us(&mut self, us: u64) {
+        self.0.saturating_record(us.max(1));
+    }
+    pub fn add(&mut self, other: &Lat) {
+        let _ = self.0.add(&other.0);
+    }
+    pub fn summary(&self) -> Option<Percentiles> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let ms = |q: f64| self.0.value_at_quantile(q) as f64 / 1000.0;
+        Some(Percentiles {
+            count: self.0.len(),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            max_ms: self.0.max() as f64 / 1000.0,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// What the server process used during a scenario (when its pid is known).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerUsage {
+    pub cpu_secs: f64,
+    /// Server CPU seconds per 1,000 acknowledged messages (compares across machines).
+    pub cpu_secs_per_1000_msgs: Option<f64>,
+    pub rss_start_mib: f64,
+    pub rss_end_mib: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// One scenario's result.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Outcome {
+    pub name: String,
+    pub description: String,
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Creating users' chats, connecting and syncing before the measurement.
+    pub setup_secs: f64,
+    pub measured_secs: f64,
+    pub passed: bool,
+    /// Why the delivery check failed (lost, duplicated, reordered, errors).
+    pub problems: Vec<String>,
+    pub acked: Option<u64>,
+    pub acked_per_sec: Option<f64>,
+    pub deliveries: Option<u64>,
+    pub deliveries_per_sec: Option<f64>,
+    pub send_ack: Option<Percentiles>,
+    pub send_deliver: Option<Percentiles>,
+    /// Other latencies (connect→synced, history page, search query...).
+    pub latencies: BTreeMap<String, Percentiles>,
+    /// Other figures (bytes per idle connection, storm duration, pages/s...).
+    pub figures: BTreeMap<String, f64>,
+    pub errors: u64,
+    pub error_samples: Vec<String>,
+    pub server: Option<ServerUsage>,
+    pub loadgen_cpu_secs: Option<f64>,
+}
+
+impl Outcome {
+    pub fn new(name: &str, description: &str) -> Self {
+        Self { name: name.into(), description: description.into(), passed: true, ..Default::default() }
+    }
+
+    pub fn param(&mut self, key: &str, v: impl Serialize) {
+        self.params.insert(key.into(), serde_json::to_value(v).unwrap_or_default());
+    }
+
+    pub fn fail(&mut self, problem: impl Into<String>) {
+        self.passed = false;
+        if self.problems.len() < 20 {
+            self.problems.push(problem.into());
+        }
+    }
+
+    pub fn error(&mut self, e: impl std::fmt::Display) {
+        self.errors += 1;
+        if self.error_samples.len() < 10 {
+            self.error_samples.push(e.to_string());
+        }
+    }
+
+    /// Drops the numbers of a failed run: they are not to be reported.
+    pub fn finish(&mut self) {
+        if !self.passed {
+            self.acked_per_sec = None;
+            self.deliveries_per_sec = None;
+            self.send_ack = None;
+            self.send_deliver = None;
+            self.latencies.clear();
+            self.figures.clear();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub label: String,
+    pub target: String,
+    pub spawned: bool,
+    pub machine: Machine,
+    pub server_config: Option<String>,
+    pub setup: BTreeMap<String, f64>,
+    pub scenarios: Vec<Outcome>,
+    pub passed: bool,
+}
+
+fn num(v: f64) -> String {
+    if v >= 100.0 {
+        // Thousands separated by commas, as the issue's targets are written.
+        let s = format!("{:.0}", v);
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_else(|| "-".into())
+}
+
+fn pct(p: &Option<Percentiles>) -> String {
+    match p {
+        Some(p) => format!("{} / {} / {} / {}", num(p.p50_ms), num(p.p90_ms), num(p.p99_ms), num(p.p999_ms)),
+        None => "-".into(),
+    }
+}
+
+impl Report {
+    /// The Markdown body: machine, settings, one results table, details per scenario and the
+    /// comparison with the issue's targets.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let _ = writeln!(s, "## Machine\n");
+        let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", m.cpu_model, m.cpus);
+        let _ = writeln!(s, "- Memory: {:.1} GiB; kernel {}", m.mem_gib, m.kernel);
+        let _ = writeln!(s, "- Open files limit (soft / hard): {}", m.open_files_limit);
+        let _ = writeln!(s, "- Load generator on the same machine, over 127.0.0.x; target {}", self.target);
+        if !self.label.is_empty() {
+            let _ = writeln!(s, "\n**{}**", self.label);
+        }
+        if let Some(cfg) = &self.server_config {
+            let _ = writeln!(
+                s,
+                "\n## Settings\n\nThe appliance ran on a fresh temp data dir with the shipped defaults \
+                 (durable commits: `sync=every`) plus:\n\n```toml\n{}```",
+                cfg
+            );
+        }
+        if !self.setup.is_empty() {
+            let _ = writeln!(s, "\n## Setup (not part of any measurement)\n");
+            for (k, v) in &self.setup {
+                let _ = writeln!(s, "- {k}: {}", num(*v));
+            }
+        }
+        let _ = writeln!(s, "\n## Results\n");
+        let _ = writeln!(
+            s,
+            "Latencies in ms as p50 / p90 / p99 / p99.9. CPU is the server's user+system time during the \
+             measurement.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| scenario | check | acked msg/s | deliveries/s | send→ack | send→deliver | errors | server CPU s | CPU s / 1k msgs | peak RSS MiB |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+        for o in &self.scenarios {
+            let srv = o.server.as_ref();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                o.name,
+                if o.passed { "ok" } else { "**FAILED**" },
+                opt(o.acked_per_sec),
+                opt(o.deliveries_per_sec),
+                pct(&o.send_ack),
+                pct(&o.send_deliver),
+                o.errors,
+                opt(srv.map(|u| u.cpu_secs)),
+                opt(srv.and_then(|u| u.cpu_secs_per_1000_msgs)),
+                opt(srv.map(|u| u.peak_rss_mib)),
+            );
+        }
+        for o in &self.scenarios {
+            let _ = writeln!(s, "\n### {}\n\n{}\n", o.name, o.description);
+            let params: Vec<String> = o.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(s, "- parameters: {}", params.join(", "));
+            let _ = writeln!(s, "- setup {:.1} s, measured {:.1} s", o.setup_secs, o.measured_secs);
+            if !o.passed {
+                let _ = writeln!(s, "- **check failed; numbers not reported**:");
+                for p in &o.problems {
+                    let _ = writeln!(s, "  - {p}");
+                }
+            }
+            if let Some(a) = o.acked {
+                let _ =
+                    writeln!(s, "- acknowledged messages: {}; deliveries: {}", a, o.deliveries.unwrap_or(0));
+            }
+            for (k, v) in &o.figures {
+                let _ = writeln!(s, "- {k}: {}", num(*v));
+            }
+            for (k, p) in &o.latencies {
+                let _ = writeln!(s, "- {k} (ms, p50 / p90 / p99 / p99.9): {}", pct(&Some(p.clone())));
+            }
+            if let Some(u) = &o.server {
+                let _ = writeln!(
+                    s,
+                    "- server: {:.2} CPU s, RSS {:.0} → {:.0} MiB (peak {:.0})",
+                    u.cpu_secs, u.rss_start_mib, u.rss_end_mib, u.peak_rss_mib
+                );
+            }
+            if let Some(c) = o.loadgen_cpu_secs {
+                let _ = writeln!(s, "- load generator: {c:.2} CPU s");
+            }
+            if o.errors > 0 {
+                let _ = writeln!(s, "- errors: {} (e.g. {})", o.errors, o.error_samples.join("; "));
+            }
+        }
+        s.push_str(&self.targets());
+        s
+    }
+
+    fn find(&self, name: &str) -> Option<&Outcome> {
+        self.scenarios.iter().find(|o| o.name == name && o.passed)
+    }
+
+    /// The issue's targets next to what this run measured.
+    fn targets(&self) -> String {
+        let mut s = String::from(
+            "\n## Against the targets\n\n| target | goal | measured | met |\n|---|---|---|---|\n",
+        );
+        let mut row = |t: &str, goal: &str, measured: Option<String>, met: Option<bool>| {
+            let _ = writeln!(
+                s,
+                "| {t} | {goal} | {} | {} |",
+                measured.unwrap_or_else(|| "not measured".into()),
+                match met {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "-",
+                }
+            );
+        };
+        let pairs = self.find("pairs");
+        row(
+            "1:1 chat, 50+ pairs among 1,000 connected users",
+            "≥ 30,000 acked msg/s",
+            pairs.and_then(|o| o.acked_per_sec).map(num),
+            pairs.and_then(|o| o.acked_per_sec).map(|v| v >= 30_000.0),
+        );
+        let p99 = |o: Option<&Outcome>, f: fn(&Outcome) -> &Option<Percentiles>| {
+            o.and_then(|o| f(o).as_ref().map(|p| p.p99_ms))
+        };
+        row(
+            "1:1 chat send→ack p99",
+            "≤ 10 ms",
+            p99(pairs, |o| &o.send_ack).map(|v| format!("{} ms", num(v))),
+            p99(pairs, |o| &o.send_ack).map(|v| v <= 10.0),
+        );
+        let g = self.find("group100");
+        row(
+            "Groups of 100 members",
+            "≥ 150,000 deliveries/s",
+            g.and_then(|o| o.deliveries_per_sec).map(num),
+            g.and_then(|o| o.deliveries_per_sec).map(|v| v >= 150_000.0),
+        );
+        row(
+            "Groups of 100 send→deliver p99",
+            "≤ 20 ms",
+            p99(g, |o| &o.send_deliver).map(|v| format!("{} ms", num(v))),
+            p99(g, |o| &o.send_deliver).map(|v| v <= 20.0),
+        );
+        let idle = self.find("idle");
+        let per_conn = idle.and_then(|o| o.figures.get("server bytes per connection").copied());
+        let conns = idle.and_then(|o| o.figures.get("connections").copied()).unwrap_or(0.0);
+        row(
+            "50,000 idle authenticated WebSockets",
+            "≤ 12 KiB each",
+            per_conn.map(|b| {
+                let note =
+                    if conns < 50_000.0 { " (fewer than 50,000: see the open files limit)" } else { "" };
+                format!("{:.1} KiB each at {} connections{note}", b / 1024.0, num(conns))
+            }),
+            per_conn.filter(|_| conns >= 50_000.0).map(|b| b <= 12.0 * 1024.0),
+        );
+        let restart = self.find("restart");
+        let fig = |o: Option<&Outcome>, k: &str| o.and_then(|o| o.figures.get(k).copied());
+        let stored = fig(restart, "stored messages").unwrap_or(0.0);
+        let ready = fig(restart, "restart: ready after (s)");
+        row(
+            "Restart with 1,000,000 stored messages",
+            "ready ≤ 2 s",
+            ready.map(|v| format!("{v:.2} s with {} messages", num(stored))),
+            ready.filter(|_| stored >= 1_000_000.0).map(|v| v <= 2.0),
+        );
+        let k9 = fig(restart, "kill -9: ready after (s)");
+        row(
+            "After `kill -9` under load",
+            "ready ≤ 10 s",
+            k9.map(|v| format!("{v:.2} s")),
+            k9.map(|v| v <= 10.0),
+        );
+        s
+    }
+}
