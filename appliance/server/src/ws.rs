@@ -18,6 +18,8 @@ use crate::{ApiError, AppState};
 
 /// Hard cap on a WebSocket message; the configured frame limit below it gets an error frame.
 const HARD_MAX_MESSAGE: usize = 4 << 20;
+const READ_BUFFER: usize = 4 << 10;
+const WRITE_BUFFER: usize = 8 << 10;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/ws", get(upgrade))
@@ -42,8 +44,12 @@ async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpg
         return ApiError::new(ErrorCode::OriginNotAllowed, "this origin may not open the chat socket")
             .into_response();
     }
+    // tungstenite reserves 128 KiB per socket for reading by default; most frames are under
+    // 1 KiB and idle sockets dominate, so start small (the buffer grows for large frames).
     ws.max_message_size(HARD_MAX_MESSAGE)
         .max_frame_size(HARD_MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| session::run(s, Ws(socket)))
 }
 
