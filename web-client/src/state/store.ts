@@ -165,6 +165,13 @@ export class AppController {
       window.addEventListener('popstate', () => this.set({ openChatId: chatFromPath(location.pathname) }));
       window.addEventListener('online', () => this.rt?.retryNow());
       window.addEventListener('offline', () => this.rt?.disconnect());
+      // Leaving the page: close the session now. A closing tab ends a WebSocket's TCP connection,
+      // but a WebTransport (QUIC) session may only time out on the server a minute later, and the
+      // contacts would see this user online until then. Back from the back/forward cache: reconnect.
+      window.addEventListener('pagehide', () => this.rt?.stop());
+      window.addEventListener('pageshow', (e) => {
+        if (e.persisted && this.state.phase === 'signed_in') this.rt?.start();
+      });
       window.addEventListener('storage', (e) => {
         // Signed out in another tab.
         if (e.key === 'parley.tokens' && !e.newValue && this.state.phase === 'signed_in') this.sessionEnded('signed_out');
