@@ -78,8 +78,9 @@ fn server_config(socket: Option<UdpSocket>, identity: &Identity) -> std::io::Res
     };
     Ok(builder
         .with_identity(identity.clone_identity())
-        .keep_alive_interval(Some(Duration::from_secs(15)))
-        .max_idle_timeout(Some(Duration::from_secs(60)))
+        // A vanished browser is noticed (and shown offline) within the idle timeout.
+        .keep_alive_interval(Some(Duration::from_secs(10)))
+        .max_idle_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| std::io::Error::other(e.to_string()))?
         .build())
 }
