@@ -7,6 +7,10 @@
 //! `writer` (the single task that orders and commits every chat change), `hub` (connection
 //! registry and fan-out), `chat_state` (membership cache), `tokens` and `passwords`.
 
+// The embedded database's query futures are deep; computing their layout (release builds)
+// needs a higher limit.
+#![recursion_limit = "256"]
+
 mod accounts;
 pub mod admin;
 mod audit;

@@ -3,6 +3,10 @@
 //! `parley serve` runs the appliance; `parley serve --dev` needs no config file (data in
 //! `./.parley-dev`, plain HTTP on 127.0.0.1:8080, an admin account printed on first start).
 
+// The embedded database's query futures are deep; computing their layout (release builds)
+// needs a higher limit.
+#![recursion_limit = "256"]
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
