@@ -1,140 +1,24 @@
 // The application controller: owns the REST client, the real-time connection and the state the
 // UI renders. React reads it through useApp (useSyncExternalStore).
+// The pieces live next to it: appState.ts (the state's shape), uploads.ts, mediaCookie.ts,
+// notifications.ts and errors.ts.
 import { useSyncExternalStore } from 'react';
-import { mediaErrorText, mediaPreview } from '../api/media';
 import { Outbox, newClientId, type PendingSend } from '../api/outbox';
-import { Realtime, type ConnInfo, type ConnState } from '../api/realtime';
+import { Realtime } from '../api/realtime';
 import { FORCE_KEY, MEMORY_KEY, TransportSelector } from '../api/transport';
 import { ApiError, LocalTokenStore, RestClient } from '../api/rest';
-import type { ChatSummary, Contact, Message, Profile, ServerFrame, UserId } from '../api/types';
+import type { ChatSummary, Message, Profile, ServerFrame, UserId } from '../api/types';
+import { chatFromPath, chatPath, initialState as initial, peerFromSummary, type AppState } from './appState';
+import { errorText } from './errors';
 import {
   applyEntry, applyHistory, applyReceipt, applySummary, cursorsOf, isUserMessage, newChatData, totalUnread, type ChatData,
 } from './logic';
+import { MediaCookie } from './mediaCookie';
+import { ReceivedBatcher, notifyMessage } from './notifications';
+import { Uploads, uploadImage } from './uploads';
 
-export interface Presence {
-  online: boolean;
-  last_seen?: number;
-}
-
-export interface Toast {
-  id: number;
-  text: string;
-}
-
-/** A file being uploaded before it is sent (it becomes an outbox item once uploaded). */
-export interface Upload {
-  /** Also the client_id of the message it becomes. */
-  id: string;
-  chat_id: string;
-  name: string;
-  size: number;
-  /** The browser's guess of the type (the server detects the real one). */
-  type: string;
-  caption: string;
-  reply_to?: number;
-  loaded: number;
-  status: 'uploading' | 'failed';
-  error?: string;
-  /** The ApiError code of a failure ('network' ones are retried when the connection is back). */
-  error_code?: string;
-  created_at: number;
-  /** An object URL of the local file, for image previews while uploading. */
-  local_url?: string;
-}
-
-export interface JumpTarget {
-  chatId: string;
-  seq: number;
-  /** Distinguishes two jumps to the same message. */
-  id: number;
-  /** Set once the history around `seq` is loaded (or could not be). */
-  ready: boolean;
-}
-
-export interface AppState {
-  /** null until we know whether a stored session exists. */
-  phase: 'starting' | 'signed_out' | 'signed_in';
-  signedOutReason: string | null;
-  me: Profile | null;
-  conn: ConnState;
-  retryAt: number | null;
-  chats: Record<string, ChatData>;
-  chatsLoaded: boolean;
-  outbox: PendingSend[];
-  profiles: Record<UserId, Profile>;
-  presence: Record<UserId, Presence>;
-  contacts: Contact[] | null;
-  openChatId: string | null;
-  /** A message to scroll to and flash once it is on screen (search results, replies). */
-  jumpTo: JumpTarget | null;
-  toast: Toast | null;
-  notificationPermission: NotificationPermission | 'unsupported';
-  /** The media cookie is set: <img>/<video> may load /api/media URLs. */
-  mediaReady: boolean;
-  uploads: Upload[];
-  /** The live connection's transport and timings (diagnostics panel); null before the first. */
-  connInfo: ConnInfo | null;
-  /** The connection settings force WebSocket. */
-  forceWebSocket: boolean;
-}
-
-const initial: AppState = {
-  phase: 'starting',
-  signedOutReason: null,
-  me: null,
-  conn: 'offline',
-  retryAt: null,
-  chats: {},
-  chatsLoaded: false,
-  outbox: [],
-  profiles: {},
-  presence: {},
-  contacts: null,
-  openChatId: null,
-  jumpTo: null,
-  toast: null,
-  notificationPermission: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
-  mediaReady: false,
-  uploads: [],
-  connInfo: null,
-  forceWebSocket: false,
-};
-
-function chatPath(id: string | null) {
-  return id ? `/chat/${encodeURIComponent(id)}` : '/';
-}
-
-function chatFromPath(path: string): string | null {
-  const m = /^\/chat\/([^/]+)$/.exec(path);
-  return m ? decodeURIComponent(m[1]) : null;
-}
-
-export function errorText(e: unknown): string {
-  if (e instanceof ApiError) {
-    switch (e.code) {
-      case 'network': return 'Cannot reach the server. Check your connection and try again.';
-      case 'rate_limited': return `Too many attempts. Try again in ${e.retryAfter ?? 60} seconds.`;
-      case 'not_admin': return 'Only group admins can do that.';
-      case 'not_member': return 'You are not a member of this chat.';
-      case 'last_admin': return 'Make another member an admin first: a group needs at least one admin.';
-      case 'payload_too_large': case 'quota_exceeded': case 'invalid_media': case 'aborted': return mediaErrorText(e);
-      case 'not_found': return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.' : 'Not found.';
-      default: return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : 'Something went wrong.';
-    }
-  }
-  return 'Something went wrong.';
-}
-
-/**
- * A 1:1 summary carries the peer's current name and picture: keep the cached profile in step
- * (member lists, contact info), as the server announces such changes with a `chat` frame.
- */
-function peerFromSummary(profiles: Record<UserId, Profile>, c: ChatSummary): Record<UserId, Profile> {
-  const p = c.kind === 'direct' && c.peer ? profiles[c.peer] : undefined;
-  if (!p || c.avatar === undefined) return profiles;
-  if (p.avatar === c.avatar && p.display_name === c.name) return profiles;
-  return { ...profiles, [p.user_id]: { ...p, avatar: c.avatar, display_name: c.name || p.display_name } };
-}
+export type { AppState, JumpTarget, Presence, Toast, Upload } from './appState';
+export { errorText } from './errors';
 
 export class AppController {
   state: AppState = initial;
@@ -143,17 +27,15 @@ export class AppController {
   private rt: Realtime | null = null;
   private outbox: Outbox | null = null;
   private profileRequests = new Set<UserId>();
-  private receivedTimer: ReturnType<typeof setTimeout> | null = null;
-  private receivedDue = new Map<string, number>();
+  private received = new ReceivedBatcher(() => this.state.chats, (f) => this.rt?.send(f));
   private readSent = new Map<string, number>();
   private toastId = 0;
   private presenceKey = '';
   private lastListIds = new Set<string>();
   private opening = new Map<string, Promise<void>>();
   private jumpId = 0;
-  private uploadFiles = new Map<string, { file: Blob; ctrl: AbortController | null }>();
-  private cookieTimer: ReturnType<typeof setTimeout> | null = null;
-  private cookieRenewing: Promise<void> | null = null;
+  private uploads = new Uploads(this, () => this.outbox, () => this.rt?.flush());
+  private cookie = new MediaCookie(this);
 
   constructor() {
     this.api = new RestClient({
@@ -233,11 +115,8 @@ export class AppController {
   private sessionEnded(reason: string | null) {
     this.rt?.stop();
     this.rt = null;
-    if (this.cookieTimer) clearTimeout(this.cookieTimer);
-    this.cookieTimer = null;
-    for (const [, u] of this.uploadFiles) u.ctrl?.abort();
-    this.uploadFiles.clear();
-    for (const u of this.state.uploads) if (u.local_url) URL.revokeObjectURL(u.local_url);
+    this.cookie.stop();
+    this.uploads.abortAll();
     // An explicit logout forgets unsent messages; a revoked session keeps them for the next login.
     if (reason === null && this.state.me) localStorage.removeItem(`parley.outbox.${this.state.me.user_id}`);
     this.outbox = null;
@@ -313,7 +192,7 @@ export class AppController {
         // Started offline: the media cookie could not be set yet.
         if (conn === 'online' && !this.state.mediaReady) void this.renewMediaCookie();
         // Uploads that failed for want of a network go again once it is back.
-        if (conn === 'online') for (const u of this.state.uploads) if (u.status === 'failed' && u.error_code === 'network') this.startUpload(u.id);
+        if (conn === 'online') this.uploads.retryNetworkFailures();
       },
       onSessionEnded: (c) => this.sessionEnded(c),
       outbox: this.outbox,
@@ -338,43 +217,9 @@ export class AppController {
   }
 
   // ---- media cookie ----
-  /**
-   * Sets the cookie that lets <img>/<video>/<audio> load media (they cannot send the bearer
-   * token). Renewed after every token refresh and shortly before the access token expires.
-   */
+  /** Sets the cookie that lets <img>/<video>/<audio> load media (see mediaCookie.ts). */
   renewMediaCookie(): Promise<void> {
-    if (!this.cookieRenewing) {
-      this.cookieRenewing = (async () => {
-        try {
-          await this.api.mediaCookie();
-          if (this.state.phase === 'signed_in' && !this.state.mediaReady) this.set({ mediaReady: true });
-        } catch {
-          /* offline: retried when the connection is back */
-        }
-        this.scheduleCookie();
-      })().finally(() => {
-        this.cookieRenewing = null;
-      });
-    }
-    return this.cookieRenewing;
-  }
-
-  private scheduleCookie() {
-    if (this.cookieTimer) clearTimeout(this.cookieTimer);
-    this.cookieTimer = null;
-    const t = this.api.store.get();
-    if (!t || this.state.phase !== 'signed_in') return;
-    const due = Math.max(30_000, t.expires_at - Date.now() - 20_000);
-    this.cookieTimer = setTimeout(() => {
-      this.cookieTimer = null;
-      const before = this.api.store.get()?.access_token;
-      // Refreshes the token when it is about to expire (onRefreshed renews the cookie); if
-      // another tab refreshed it, that tab renewed the shared cookie.
-      this.api.accessToken().then(
-        (tok) => { if (tok === before || !this.cookieRenewing) this.scheduleCookie(); },
-        () => this.scheduleCookie(),
-      );
-    }, Math.min(due, 2 ** 31 - 1));
+    return this.cookie.renew();
   }
 
   retryConnection() {
@@ -554,74 +399,19 @@ export class AppController {
     this.setChat(m.chat_id, (c) => applyEntry(c, m, me));
   }
 
-  // ---- media messages ----
+  // ---- media messages (uploads.ts) ----
   /** Uploads files and sends each as a message once uploaded; the caption goes with the first. */
   sendFiles(chatId: string, files: File[], caption = '', replyTo?: number) {
-    if (!this.outbox) return;
-    const now = Date.now();
-    const added: Upload[] = files.map((file, i) => {
-      const id = newClientId(now + i);
-      this.uploadFiles.set(id, { file, ctrl: null });
-      return {
-        id, chat_id: chatId, name: file.name || 'file', size: file.size, type: file.type, caption: i === 0 ? caption.trim() : '',
-        reply_to: i === 0 ? replyTo : undefined, loaded: 0, status: 'uploading', created_at: now + i,
-        local_url: file.type.startsWith('image/') && typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined,
-      };
-    });
-    this.set((s) => ({ uploads: [...s.uploads, ...added] }));
-    for (const u of added) this.startUpload(u.id);
-  }
-
-  private patchUpload(id: string, patch: Partial<Upload>) {
-    this.set((s) => ({ uploads: s.uploads.map((u) => (u.id === id ? { ...u, ...patch } : u)) }));
-  }
-
-  private dropUpload(id: string) {
-    const u = this.state.uploads.find((x) => x.id === id);
-    if (u?.local_url) URL.revokeObjectURL(u.local_url);
-    this.uploadFiles.delete(id);
-    this.set((s) => ({ uploads: s.uploads.filter((x) => x.id !== id) }));
-  }
-
-  private startUpload(id: string) {
-    const f = this.uploadFiles.get(id);
-    const u = this.state.uploads.find((x) => x.id === id);
-    if (!f || !u) return;
-    const ctrl = new AbortController();
-    f.ctrl = ctrl;
-    this.patchUpload(id, { status: 'uploading', loaded: 0, error: undefined, error_code: undefined });
-    let shown = 0;
-    this.api
-      .upload(f.file, u.name, (p) => {
-        // Re-render at most every 1 % of progress.
-        if (p.loaded - shown >= p.total / 100 || p.loaded === p.total) {
-          shown = p.loaded;
-          this.patchUpload(id, { loaded: p.loaded });
-        }
-      }, ctrl.signal)
-      .then(
-        (media) => {
-          const cur = this.state.uploads.find((x) => x.id === id);
-          if (!cur || !this.outbox) return;
-          this.outbox.add({ client_id: id, chat_id: cur.chat_id, text: cur.caption, reply_to: cur.reply_to, media, created_at: cur.created_at });
-          this.dropUpload(id);
-          this.rt?.flush();
-        },
-        (e) => {
-          if (ctrl.signal.aborted) return;
-          this.patchUpload(id, { status: 'failed', error: mediaErrorText(e), error_code: e instanceof ApiError ? e.code : undefined });
-        },
-      );
+    this.uploads.send(chatId, files, caption, replyTo);
   }
 
   /** Cancels an upload (or forgets a failed one): no message is sent. */
   cancelUpload(id: string) {
-    this.uploadFiles.get(id)?.ctrl?.abort();
-    this.dropUpload(id);
+    this.uploads.cancel(id);
   }
 
   retryUpload(id: string) {
-    this.startUpload(id);
+    this.uploads.start(id);
   }
 
   // ---- messages ----
@@ -668,19 +458,6 @@ export class AppController {
     this.rt?.send({ type: 'typing', chat_id: chatId, active });
   }
 
-  private queueReceived(chatId: string, seq: number) {
-    this.receivedDue.set(chatId, Math.max(this.receivedDue.get(chatId) ?? 0, seq));
-    if (this.receivedTimer) return;
-    this.receivedTimer = setTimeout(() => {
-      this.receivedTimer = null;
-      for (const [chat_id, s] of this.receivedDue) {
-        const c = this.state.chats[chat_id];
-        if (c && !c.removed) this.rt?.send({ type: 'received', chat_id, seq: s });
-      }
-      this.receivedDue.clear();
-    }, 150);
-  }
-
   // ---- contacts and profile ----
   async loadContacts() {
     const contacts = await this.api.contacts();
@@ -702,7 +479,7 @@ export class AppController {
 
   /** Uploads an image and makes it my profile picture. */
   async setAvatar(file: Blob, name: string, onProgress?: (fraction: number) => void, signal?: AbortSignal) {
-    const media = await this.uploadImage(file, name, onProgress, signal);
+    const media = await uploadImage(this.api, file, name, onProgress, signal);
     this.setMe(await this.api.setAvatar(media.media_id));
   }
 
@@ -712,7 +489,7 @@ export class AppController {
 
   /** Uploads an image and makes it a group's picture (group admins). */
   async setGroupAvatar(chatId: string, file: Blob, name: string, onProgress?: (fraction: number) => void, signal?: AbortSignal) {
-    const media = await this.uploadImage(file, name, onProgress, signal);
+    const media = await uploadImage(this.api, file, name, onProgress, signal);
     const summary = await this.api.setGroupAvatar(chatId, media.media_id);
     this.set((s) => ({ chats: { ...s.chats, [chatId]: applySummary(s.chats[chatId], summary) } }));
   }
@@ -720,13 +497,6 @@ export class AppController {
   async removeGroupAvatar(chatId: string) {
     const summary = await this.api.removeGroupAvatar(chatId);
     this.set((s) => ({ chats: { ...s.chats, [chatId]: applySummary(s.chats[chatId], summary) } }));
-  }
-
-  private async uploadImage(file: Blob, name: string, onProgress?: (fraction: number) => void, signal?: AbortSignal) {
-    if (file.type && !file.type.startsWith('image/')) throw new ApiError(400, 'not_an_image', 'Pick an image (JPEG, PNG, GIF or WebP).');
-    const media = await this.api.upload(file, name, (p) => onProgress?.(p.total ? p.loaded / p.total : 0), signal);
-    if (media.kind !== 'image') throw new ApiError(400, 'not_an_image', 'That file is not an image this server can show. Pick a JPEG, PNG, GIF or WebP.');
-    return media;
   }
 
   async requestNotifications() {
@@ -753,8 +523,8 @@ export class AppController {
         this.setChat(m.chat_id, (c) => applyEntry(c, m, me));
         this.ensureProfile(m.sender);
         if (m.sender !== me) {
-          this.queueReceived(m.chat_id, m.seq);
-          if (isNew && isUserMessage(m.kind)) this.notify(m);
+          this.received.queue(m.chat_id, m.seq);
+          if (isNew && isUserMessage(m.kind)) notifyMessage(this.state, m, (id) => this.navigate(id));
         }
         const ev = m.event;
         if (ev && (ev.event === 'member_removed' || ev.event === 'member_left') && ev.user_id === me) {
@@ -769,7 +539,7 @@ export class AppController {
       case 'sync_done': {
         // Tell the senders this device has everything up to now (two grey ticks).
         for (const c of Object.values(this.state.chats)) {
-          if (!c.removed && c.maxSeq > 0) this.queueReceived(c.summary.chat_id, c.maxSeq);
+          if (!c.removed && c.maxSeq > 0) this.received.queue(c.summary.chat_id, c.maxSeq);
         }
         this.presenceKey = '';
         this.updatePresenceSubscription();
@@ -809,27 +579,6 @@ export class AppController {
       case 'error':
         if (!f.ref && this.state.conn === 'online') this.toast(f.message || f.code);
         break;
-    }
-  }
-
-  private notify(m: Message) {
-    if (typeof document === 'undefined' || !document.hidden) return;
-    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
-    const c = this.state.chats[m.chat_id];
-    if (!c) return;
-    const sender = this.state.profiles[m.sender]?.display_name ?? m.sender.split('@')[0];
-    const title = c.summary.kind === 'group' ? c.summary.name : sender;
-    const text = m.media ? mediaPreview(m.media, m.text) : (m.text ?? '');
-    const body = c.summary.kind === 'group' ? `${sender}: ${text}` : text;
-    try {
-      const n = new Notification(title, { body, tag: m.chat_id });
-      n.onclick = () => {
-        window.focus();
-        this.navigate(m.chat_id);
-        n.close();
-      };
-    } catch {
-      /* some platforms only allow notifications from a service worker */
     }
   }
 
