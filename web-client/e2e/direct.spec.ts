@@ -1,18 +1,9 @@
 // Two users in two browser contexts: register, open a 1:1 chat, exchange messages, typing,
 // ticks from one grey to two grey to two blue, reply, edit, delete, message info, reload.
 import { expect, test } from '@playwright/test';
-import { ConsoleWatch, bubble, bubbles, chatRow, register, send, shot, startChatWith, startServer, type Server } from './harness';
+import { bubble, bubbles, chatRow, register, send, setupSpec, shot, startChatWith } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 test('two users chat 1:1 with typing, ticks, reply, edit, delete and history after reload', async ({ browser }) => {
   const ana = await register(browser, server, watch, 'ana', 'Ana Costa');

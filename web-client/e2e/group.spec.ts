@@ -1,18 +1,9 @@
 // A group of three: creation, group ticks (blue only once everyone read), typing with names,
 // admin badges, promotion, renaming, and the admin removing one member.
 import { expect, test, type Page } from '@playwright/test';
-import { ConsoleWatch, bubble, bubbles, chatRow, register, send, shot, startServer, type Server } from './harness';
+import { bubble, bubbles, chatRow, register, send, setupSpec, shot } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 async function pick(page: Page, username: string, displayName: string) {
   await page.getByLabel(/find a user by username/).fill(username);

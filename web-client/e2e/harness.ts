@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 export const BIN =
   process.env.PARLEY_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'parley-target'), 'debug', 'parley');
@@ -113,6 +113,42 @@ export class ConsoleWatch {
     this.allowed = [];
     expect(bad, 'browser console errors').toEqual([]);
   }
+}
+
+/** Registers an afterEach hook that fails the test on unexpected browser console errors. */
+export function watchConsole(): ConsoleWatch {
+  const watch = new ConsoleWatch();
+  test.afterEach(() => watch.check());
+  return watch;
+}
+
+/**
+ * One fresh server for the tests of the enclosing file (or describe block): started in beforeAll,
+ * stopped in afterAll. The handle forwards to it, so use it inside tests and hooks only.
+ */
+export function sharedServer(env: Record<string, string> = {}): Server {
+  let server: Server | undefined;
+  test.beforeAll(async () => {
+    server = await startServer(env);
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+  const live = () => {
+    if (!server) throw new Error('the shared server only runs inside tests and hooks');
+    return server;
+  };
+  return {
+    get url() { return live().url; },
+    get adminPassword() { return live().adminPassword; },
+    get metricsUrl() { return live().metricsUrl; },
+    stop: () => live().stop(),
+  };
+}
+
+/** The usual top of a spec: a shared server for the file and the console check after each test. */
+export function setupSpec(env: Record<string, string> = {}): { server: Server; watch: ConsoleWatch } {
+  return { server: sharedServer(env), watch: watchConsole() };
 }
 
 export async function openPage(browser: Browser, server: Server, watch: ConsoleWatch, who: string, viewport?: { width: number; height: number }) {

@@ -1,18 +1,9 @@
 // Infinite scroll into history, jump-to-latest with an unread count, the chat filter, and the
 // account screens: clear auth errors, profile edits, contacts add/remove.
 import { expect, test } from '@playwright/test';
-import { ConsoleWatch, bubble, bubbles, chatRow, openPage, register, send, shot, startChatWith, startServer, type Server } from './harness';
+import { bubble, bubbles, chatRow, openPage, register, send, setupSpec, shot, startChatWith } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 test('scrolling up loads older history; jump to latest shows what arrived meanwhile', async ({ browser }) => {
   const ana = await register(browser, server, watch, 'hana', 'Hana Berg');

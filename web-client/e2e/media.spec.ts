@@ -5,18 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { crc32, deflateSync } from 'node:zlib';
 import { expect, test, type Page } from '@playwright/test';
-import { ConsoleWatch, bubbles, chatRow, register, shot, startChatWith, startServer, type Server, type User } from './harness';
+import { bubbles, chatRow, register, setupSpec, shot, startChatWith, startServer, type User } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 /** A real RGB PNG (a colour gradient), encoded here so the test needs no fixture files. */
 function png(width: number, height: number, seed = 0): Buffer {

@@ -1,18 +1,9 @@
 // Browser notifications for messages arriving while the tab is hidden (permission asked from a
 // visible control), and a send the server refuses showing "Not sent" with retry/delete.
 import { expect, test } from '@playwright/test';
-import { ConsoleWatch, bubble, bubbles, chatRow, register, send, startChatWith, startServer, type Server } from './harness';
+import { bubble, bubbles, chatRow, register, send, setupSpec, startChatWith } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 // Headless Chromium has no notification UI and its tabs are never hidden, so the page gets a
 // recording Notification and a switchable document.hidden.

@@ -2,18 +2,9 @@
 // whose network drops sees clock icons and an offline banner, and its queue goes out when the
 // network is back. Also: the phone-width layout shows one pane at a time.
 import { expect, test } from '@playwright/test';
-import { ConsoleWatch, bubble, bubbles, chatRow, login, openPage, register, send, shot, startChatWith, startServer, type Server } from './harness';
+import { bubble, bubbles, chatRow, login, openPage, register, send, setupSpec, shot, startChatWith } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 test('messages sent while the reader was away arrive in order when they come back', async ({ browser }) => {
   const ana = await register(browser, server, watch, 'ana', 'Ana Costa');

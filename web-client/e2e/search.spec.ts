@@ -2,18 +2,9 @@
 // paging), jumping to a hit in context (history loaded down to it), in-chat search, privacy of
 // group history before joining, and queries that are not valid syntax.
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { ConsoleWatch, bubble, bubbles, chatRow, register, send, shot, startChatWith, startServer, type Server, type User } from './harness';
+import { bubble, bubbles, chatRow, register, send, setupSpec, shot, startChatWith, type User } from './harness';
 
-let server: Server;
-const watch = new ConsoleWatch();
-
-test.beforeAll(async () => {
-  server = await startServer();
-});
-test.afterAll(async () => {
-  await server?.stop();
-});
-test.afterEach(() => watch.check());
+const { server, watch } = setupSpec();
 
 /** A REST call with the page's own session. */
 async function api<T = unknown>(page: Page, method: string, path: string, body?: unknown): Promise<T> {

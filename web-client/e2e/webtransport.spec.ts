@@ -4,10 +4,9 @@
 // a certificate rotation during a live WebTransport session loses nothing.
 import { createSocket, type Socket } from 'node:dgram';
 import { expect, test, type Page } from '@playwright/test';
-import { ConsoleWatch, bubble, chatRow, register, send, shot, startChatWith, startServer, type Server } from './harness';
+import { bubble, chatRow, register, send, sharedServer, shot, startChatWith, startServer, watchConsole, type Server } from './harness';
 
-const watch = new ConsoleWatch();
-test.afterEach(() => watch.check());
+const watch = watchConsole();
 
 /** Opens the connection diagnostics panel (Menu → Connection). */
 async function diagnostics(page: Page) {
@@ -41,13 +40,7 @@ async function metric(server: Server, name: string, transport: string): Promise<
 }
 
 test.describe('WebTransport and WebSocket users', () => {
-  let server: Server;
-  test.beforeAll(async () => {
-    server = await startServer();
-  });
-  test.afterAll(async () => {
-    await server?.stop();
-  });
+  const server = sharedServer();
 
   test('a WebTransport user and a WebSocket user chat both ways with read receipts', async ({ browser }) => {
     const ana = await register(browser, server, watch, 'ana', 'Ana Costa');
