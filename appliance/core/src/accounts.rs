@@ -393,7 +393,7 @@ impl Core {
         self.inner.store.update_user(&old, &u).await.map_err(taken)?;
         self.inner.index_user(&u);
         if old.display_name != u.display_name {
-            self.inner.clone().notify_profile_changed(user.clone());
+            self.inner.notify_profile_changed(user.clone());
         }
         Ok((old, u))
     }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
+use parley_store::Picture;
 use parley_store::records::MediaRec;
 use parley_types::api::{ChatKind, ChatSummary, Profile, Role};
 use parley_types::protocol::{Media, MessageKind};
@@ -147,7 +148,7 @@ impl Inner {
     }
 
     fn store_bytes(&self, bytes: &[u8]) -> std::io::Result<String> {
-        let sha = hex(&Sha256::digest(bytes));
+        let sha = format!("{:x}", Sha256::digest(bytes));
         let mut tmp = self.temp_file()?;
         if let Some(p) = &tmp.0 {
             std::fs::write(p, bytes)?;
@@ -263,7 +264,7 @@ impl Core {
         if size == 0 {
             return Err(CoreError::invalid("the upload is empty"));
         }
-        let sha = hex(&hasher.finalize());
+        let sha = format!("{:x}", hasher.finalize());
         let (mime, kind, decodable) = classify(&head);
 
         let decoded = if decodable {
@@ -357,9 +358,9 @@ impl Core {
         let me = self.inner.store.user(ctx.user.as_str()).await?.ok_or(CoreError::NotFound("user"))?;
         let new = media.map(MediaId::as_str);
         if me.avatar.as_deref() != new {
-            self.inner.store.set_picture("user", ctx.user.as_str(), new, me.avatar.as_deref()).await?;
+            self.inner.store.set_picture(Picture::User, ctx.user.as_str(), new, me.avatar.as_deref()).await?;
             self.inner.wake_media_gc();
-            self.inner.clone().notify_profile_changed(ctx.user.clone());
+            self.inner.notify_profile_changed(ctx.user.clone());
         }
         self.me(ctx).await
     }
@@ -384,10 +385,10 @@ impl Core {
         let rec = self.inner.store.chat(chat.as_str()).await?.ok_or(CoreError::NotFound("chat"))?;
         let new = media.map(MediaId::as_str);
         if rec.avatar.as_deref() != new {
-            self.inner.store.set_picture("chat", chat.as_str(), new, rec.avatar.as_deref()).await?;
+            self.inner.store.set_picture(Picture::Group, chat.as_str(), new, rec.avatar.as_deref()).await?;
             self.inner.wake_media_gc();
             let members: Vec<_> = state.members.keys().cloned().collect();
-            self.inner.clone().notify_chat_changed(chat.clone(), members);
+            self.inner.notify_chat_changed(chat.clone(), members);
         }
         self.inner.summary(chat, &ctx.user).await
     }
@@ -406,10 +407,6 @@ impl Inner {
 
 fn io(e: std::io::Error) -> CoreError {
     CoreError::Internal(format!("media storage: {e}"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

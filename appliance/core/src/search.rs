@@ -36,8 +36,8 @@ pub(crate) fn user_doc(u: &UserRec) -> Op {
     })
 }
 
-/// Index ops for entries just committed by the writer.
-pub(crate) fn entry_ops(entries: impl Iterator<Item = Message>) -> Vec<Op> {
+/// Index ops for entries just committed by the writer (only their text is copied).
+pub(crate) fn entry_ops<'a>(entries: impl Iterator<Item = &'a Message>) -> Vec<Op> {
     entries
         .filter_map(|m| {
             let chat_id = m.chat_id.to_string();
@@ -60,7 +60,7 @@ pub(crate) fn entry_ops(entries: impl Iterator<Item = Message>) -> Vec<Op> {
                 MessageKind::Edit => Some(Op::Edit {
                     chat_id,
                     seq: m.target?,
-                    text: m.text.unwrap_or_default(),
+                    text: m.text.clone().unwrap_or_default(),
                     at: m.created_at,
                 }),
                 MessageKind::Delete => Some(Op::Delete { chat_id, seq: m.target?, at: m.created_at }),

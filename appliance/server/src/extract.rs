@@ -133,6 +133,22 @@ pub fn user_id(s: &str) -> Result<UserId, ApiError> {
     UserId::parse(s).map_err(|e| ApiError::invalid(format!("bad user id: {e}")))
 }
 
+/// An optional numeric query parameter; blank counts as absent. Query strings are parsed by
+/// hand (all fields `Option<String>`) so bad values get our error shape, not axum's.
+pub fn number_param<T: std::str::FromStr>(v: Option<&str>, name: &str) -> Result<Option<T>, ApiError> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => {
+            s.parse().map(Some).map_err(|_| ApiError::invalid(format!("`{name}` must be a whole number")))
+        }
+    }
+}
+
+/// An optional text query parameter, trimmed; blank counts as absent.
+pub fn text_param(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
 pub fn seq_param(s: &str) -> Result<parley_types::Seq, ApiError> {
     s.parse().map_err(|_| ApiError::invalid("seq must be a positive integer"))
 }

@@ -45,6 +45,23 @@ pub trait Transport: Send {
     fn close(&mut self, code: u16, reason: &str) -> impl Future<Output = ()> + Send;
 }
 
+/// Browsers send `Origin`; it must be one of `allowed`, or, when none are configured, name this
+/// server's host (`host` as the client addressed it). `compare_port` is off for WebTransport,
+/// whose UDP port need not be the page's. Clients without `Origin` (not browsers) are not
+/// subject to cross-site attacks and pass.
+pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String], compare_port: bool) -> bool {
+    let Some(origin) = origin else { return true };
+    if !allowed.is_empty() {
+        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
+    }
+    let strip = |s: &str| -> String {
+        let s = s.to_ascii_lowercase();
+        if compare_port { s } else { s.rsplit_once(':').map_or(s.clone(), |(h, _)| h.to_owned()) }
+    };
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+    !host.is_empty() && strip(origin_host) == strip(host)
+}
+
 fn encode(frame: &ServerFrame) -> Arc<str> {
     serde_json::to_string(frame).unwrap_or_default().into()
 }

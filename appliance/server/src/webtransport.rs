@@ -189,16 +189,9 @@ pub async fn start(core: Core, socket: UdpSocket, shutdown: CancellationToken) -
     Ok(Listener { info, addr, rotate })
 }
 
-/// Same rule as the WebSocket: configured origins, or same host when none are configured.
+/// The WebSocket's rule, except that the page's port need not be the UDP port.
 fn origin_allowed(origin: Option<&str>, authority: &str, allowed: &[String]) -> bool {
-    let Some(origin) = origin else { return true };
-    if !allowed.is_empty() {
-        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
-    }
-    // The page and the QUIC port share a host name but not a port.
-    let host = |s: &str| s.rsplit_once(':').map_or(s, |(h, _)| h).to_ascii_lowercase();
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
-    !authority.is_empty() && host(origin_host) == host(authority)
+    session::origin_allowed(origin, authority, allowed, false)
 }
 
 /// The WebTransport side of a session: one bidirectional stream of JSON lines.

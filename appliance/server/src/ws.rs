@@ -25,18 +25,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/ws", get(upgrade))
 }
 
-/// Browsers send `Origin`; it must be allowed (or same-origin when none are configured).
-/// Clients that send no `Origin` (not browsers) are not subject to CSRF-style attacks.
+/// The WebSocket's Origin check: the origin must match the `Host` header, port included.
 pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    if !allowed.is_empty() {
-        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
-    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+    session::origin_allowed(origin, host, allowed, true)
 }
 
 async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {

@@ -30,6 +30,7 @@ use surrealdb_core::dbs::Session;
 use surrealdb_core::kvs::Datastore;
 
 pub use audit::AuditFilter;
+pub use media::Picture;
 pub use messages::{Batch, ChatUpdate, MessagePatch};
 pub use schema::SCHEMA_VERSION;
 

@@ -6,6 +6,13 @@ use serde_json::json;
 use crate::records::MediaRec;
 use crate::{Result, Store, doc};
 
+/// Whose picture [`Store::set_picture`] changes.
+#[derive(Debug, Clone, Copy)]
+pub enum Picture {
+    User,
+    Group,
+}
+
 impl Store {
     pub async fn insert_media(&self, m: &MediaRec) -> Result<()> {
         self.exec("CREATE type::record('media', $m.media_id) CONTENT $m;", json!({ "m": doc(m)? })).await
@@ -44,16 +51,19 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.chat_id, r.seq)).collect())
     }
 
-    /// Points a user's (`table` = `user`) or group's (`chat`) picture at `new`, moving the
-    /// reference from the old picture, in one transaction.
+    /// Points a user's or group's picture at `new`, moving the reference from the old
+    /// picture, in one transaction.
     pub async fn set_picture(
         &self,
-        table: &str,
+        of: Picture,
         id: &str,
         new: Option<&str>,
         old: Option<&str>,
     ) -> Result<()> {
-        let table = if table == "user" { "user" } else { "chat" };
+        let table = match of {
+            Picture::User => "user",
+            Picture::Group => "chat",
+        };
         self.exec(
             &format!(
                 "BEGIN TRANSACTION;

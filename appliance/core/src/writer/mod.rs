@@ -279,7 +279,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
         inner.hub.send_entry(&e.recipients, &e.message.chat_id, e.message.seq, &frame, origin, at);
     }
     inner.metrics.messages_accepted.inc_by(received.len() as u64);
-    inner.search.submit(crate::search::entry_ops(pending.entries.iter().map(|e| e.message.clone())));
+    inner.search.submit(crate::search::entry_ops(pending.entries.iter().map(|e| &e.message)));
     if pending.batch.patches.iter().any(|p| p.deleted) {
         // A deleted message may have released its media.
         inner.wake_media_gc();

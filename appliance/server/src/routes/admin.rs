@@ -12,7 +12,7 @@ use parley_types::api::{
     CreateInviteRequest, Invite, Profile, TemporaryPassword,
 };
 
-use crate::extract::{Auth, Json, user_id};
+use crate::extract::{Auth, Json, number_param, text_param, user_id};
 use crate::{ApiError, AppState};
 
 /// `POST /api/admin/users/{user_id}/disable`: revokes the user's sessions and closes sockets.
@@ -58,20 +58,6 @@ pub struct AuditParams {
     limit: Option<String>,
 }
 
-fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> Result<Option<T>, ApiError> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::new(ErrorCode::InvalidInput, format!("`{name}` must be a whole number"))),
-    }
-}
-
-fn text(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
 /// `GET /api/admin/audit?actor=&action=&from=&to=&offset=&limit=` (times in ms), newest first.
 pub async fn audit(
     State(s): State<AppState>,
@@ -79,13 +65,13 @@ pub async fn audit(
     Query(p): Query<AuditParams>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
-        actor: text(p.actor),
-        action: text(p.action),
-        from: number(p.from, "from")?,
-        to: number(p.to, "to")?,
+        actor: text_param(p.actor),
+        action: text_param(p.action),
+        from: number_param(p.from.as_deref(), "from")?,
+        to: number_param(p.to.as_deref(), "to")?,
     };
-    let offset = number::<usize>(p.offset, "offset")?.unwrap_or(0).min(1_000_000);
-    let limit = number::<usize>(p.limit, "limit")?.unwrap_or(50);
+    let offset = number_param::<usize>(p.offset.as_deref(), "offset")?.unwrap_or(0).min(1_000_000);
+    let limit = number_param::<usize>(p.limit.as_deref(), "limit")?.unwrap_or(50);
     Ok(axum::Json(s.core.audit_log(&ctx, filter, offset, limit).await?))
 }
 
@@ -112,26 +98,26 @@ pub async fn users(
     Query(p): Query<UserParams>,
 ) -> Result<axum::Json<AdminUserPage>, ApiError> {
     let invalid = |m: &str| ApiError::new(ErrorCode::InvalidInput, m.to_owned());
-    let status = text(p.status).unwrap_or_else(|| "all".into());
+    let status = text_param(p.status).unwrap_or_else(|| "all".into());
     if !["all", "active", "disabled", "admins"].contains(&status.as_str()) {
         return Err(invalid("`status` must be all, active, disabled or admins"));
     }
-    let sort = text(p.sort).unwrap_or_else(|| "username".into());
+    let sort = text_param(p.sort).unwrap_or_else(|| "username".into());
     if !["username", "display_name", "created_at", "last_seen"].contains(&sort.as_str()) {
         return Err(invalid("`sort` must be username, display_name, created_at or last_seen"));
     }
-    let descending = match text(p.order).as_deref() {
+    let descending = match text_param(p.order).as_deref() {
         None | Some("asc") => false,
         Some("desc") => true,
         Some(_) => return Err(invalid("`order` must be asc or desc")),
     };
     let query = UserQuery {
-        q: text(p.q),
+        q: text_param(p.q),
         status,
         sort,
         descending,
-        offset: number::<usize>(p.offset, "offset")?.unwrap_or(0).min(1_000_000),
-        limit: number::<usize>(p.limit, "limit")?.unwrap_or(50),
+        offset: number_param::<usize>(p.offset.as_deref(), "offset")?.unwrap_or(0).min(1_000_000),
+        limit: number_param::<usize>(p.limit.as_deref(), "limit")?.unwrap_or(50),
     };
     Ok(axum::Json(s.core.admin_users(&ctx, query).await?))
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use parley_types::api::{MessageSearchResults, Profile, SearchOrder};
 use parley_types::{ChatId, ErrorCode};
 
-use crate::extract::Auth;
+use crate::extract::{Auth, number_param};
 use crate::{ApiError, AppState};
 
 type JsonResult<T> = Result<axum::Json<T>, ApiError>;
@@ -34,12 +34,9 @@ fn invalid(msg: impl Into<String>) -> ApiError {
 }
 
 fn number(v: Option<&str>, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
-    match v {
-        None | Some("") => Ok(default),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(invalid(format!("`{name}` must be a whole number from 0 to {max}"))),
-        },
+    match number_param::<usize>(v, name) {
+        Ok(n) if n.is_none_or(|n| n <= max) => Ok(n.unwrap_or(default)),
+        _ => Err(invalid(format!("`{name}` must be a whole number from 0 to {max}"))),
     }
 }
 
