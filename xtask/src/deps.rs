@@ -33,3 +33,25 @@ pub fn ensure(wanted: &[(&str, &str)]) -> Result<(), String> {
     install.extend(&missing);
     apt(&install)
 }
+
+/// Node.js 20+ and npm for the browser UIs: the machine's own, else Debian's `nodejs`.
+pub fn ensure_node() -> Result<(), String> {
+    let version = || {
+        Command::new("node")
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    if version().is_none() || Command::new("npm").arg("--version").output().is_err() {
+        ensure(&[("/usr/bin/node", "nodejs"), ("/usr/bin/npm", "npm")])?;
+    }
+    let found = version().ok_or("node is not runnable after installing nodejs")?;
+    let major: u32 =
+        found.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if major < 20 {
+        return Err(format!("the web client needs Node.js 20 or newer (Vite); found {found}"));
+    }
+    Ok(())
+}

@@ -35,6 +35,7 @@ fn build_ui(dir: &str) -> Result<bool, String> {
     if !root().join(dir).join("package.json").exists() {
         return Ok(false);
     }
+    deps::ensure_node()?;
     if !root().join(dir).join("node_modules").exists() {
         step(&format!("npm ci ({dir})"), &mut npm(dir, &["ci", "--no-audit", "--no-fund"]))?;
     }
