@@ -27,20 +27,17 @@ const VIEWS: Record<PageId, () => ReactNode> = {
 };
 
 export function App() {
-  const [me, setMe] = useState<Profile | null>(null);
   const [expired, setExpired] = useState(false);
-  const client = useMemo(
-    () => new ApiClient({ onSignedOut: () => { setMe(null); setExpired(true); } }),
-    [],
-  );
+  const [client] = useState(() => new ApiClient({ onSignedOut: () => { setUser(null); setExpired(true); } }));
+  // Starts from the stored session, so a reload stays logged in.
+  const [user, setUser] = useState<Profile | null>(() => client.user);
   const api = useMemo(() => adminApi(client), [client]);
-  const user = me ?? client.user;
   const page = useHashPage();
 
   const logout = async () => {
     await client.logout();
     setExpired(false);
-    setMe(null);
+    setUser(null);
   };
 
   if (!user) {
@@ -48,7 +45,7 @@ export function App() {
       <LoginPage
         notice={expired ? 'Your session ended. Please log in again.' : null}
         onLogin={async (login, password) => {
-          setMe(await client.login(login, password));
+          setUser(await client.login(login, password));
           setExpired(false);
         }}
       />
