@@ -1,6 +1,7 @@
 // Modal dialogs on the native <dialog> element: it traps focus, closes on Escape and gives
 // the right role, so no dialog library is needed.
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 import { CopyButton, ErrorText } from './ui';
 
 export function Dialog({ title, onClose, children, wide }: { title: string; onClose: () => void; children: ReactNode; wide?: boolean }) {
@@ -10,7 +11,8 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
     if (d && !d.open) d.showModal();
     return () => d?.close();
   }, []);
-  return (
+  // A portal keeps a dialog opened from inside another one out of its DOM subtree.
+  return createPortal(
     <dialog
       ref={ref}
       className={wide ? 'dialog dialog-wide' : 'dialog'}
@@ -25,7 +27,8 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
         <button type="button" className="btn-icon" aria-label="Close" onClick={onClose}>×</button>
       </header>
       <div className="dialog-body">{children}</div>
-    </dialog>
+    </dialog>,
+    document.body,
   );
 }
 
