@@ -49,7 +49,7 @@ export function BackupsPage() {
               <tr key={b.name} data-testid="backup-row">
                 <td className="mono small" title={`sha256 ${b.sha256}`}>{b.name}</td>
                 <td title={formatTime(b.created_at)}>{formatTime(b.created_at)}<div className="muted small">{formatRelative(b.created_at)}</div></td>
-                <td>{formatBytes(b.size_bytes)}</td>
+                <td className="num">{formatBytes(b.size_bytes)}</td>
                 <td>{b.kind === 'scheduled' ? <Badge tone="info">scheduled</Badge> : <Badge>manual</Badge>}</td>
                 <td className="small">{formatNumber(b.users)} users · {formatNumber(b.chats)} chats · {formatNumber(b.messages)} messages · {formatNumber(b.media_files)} files</td>
                 <td className="small">{b.parley_version} (schema {b.schema_version})</td>
@@ -125,7 +125,7 @@ function ScheduleForm({ schedule, onSaved }: { schedule: Schedule; onSaved: (s: 
     }
   };
   return (
-    <form className="card form-grid" onSubmit={submit} aria-label="Backup schedule" onChange={() => setSaved(false)}>
+    <form className="card form-grid narrow" onSubmit={submit} aria-label="Backup schedule" onChange={() => setSaved(false)}>
       <h2 className="span-2">Schedule</h2>
       <label className="check span-2">
         <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Make backups automatically
