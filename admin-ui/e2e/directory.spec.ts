@@ -32,7 +32,7 @@ test('units tree, a group with members, and its group chat', async ({ browser })
   await goTo(page, 'Users');
   await page.getByRole('button', { name: 'Manage gina' }).click();
   const manage = page.getByRole('dialog', { name: 'Manage gina' });
-  await manage.getByLabel('Unit').selectOption({ label: '\u00a0\u00a0Platform' });
+  await manage.getByLabel('Unit').selectOption({ label: 'Engineering › Platform' });
   await manage.getByLabel('Title').fill('Engineer');
   await manage.getByRole('button', { name: 'Save profile' }).click();
   await expect(manage.getByText('Saved')).toBeVisible();

@@ -1,5 +1,5 @@
 // Small shared building blocks: errors, badges, copy button, pager, page header.
-import { useState, type ReactNode } from 'react';
+import { cloneElement, isValidElement, useId, useState, type ReactElement, type ReactNode } from 'react';
 import { ApiError } from '../api/client';
 
 /** A server error shown with its message (verbatim), in a live region so screen readers hear it. */
@@ -71,13 +71,23 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
   );
 }
 
+/**
+ * A labelled control. The hint sits outside the <label> (so it is not part of the control's
+ * name) and is tied to the control with aria-describedby.
+ */
 export function Field({ label, hint, children }: { label: string; hint?: ReactNode; children: ReactNode }) {
+  const id = useId();
+  const control = hint && isValidElement(children)
+    ? cloneElement(children as ReactElement<{ 'aria-describedby'?: string }>, { 'aria-describedby': `${id}-hint` })
+    : children;
   return (
-    <label className="field">
-      <span className="field-label">{label}</span>
-      {children}
-      {hint && <span className="hint">{hint}</span>}
-    </label>
+    <div className="field">
+      <label className="field">
+        <span className="field-label">{label}</span>
+        {control}
+      </label>
+      {hint && <span className="hint" id={`${id}-hint`}>{hint}</span>}
+    </div>
   );
 }
 

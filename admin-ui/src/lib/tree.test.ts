@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Unit } from '../api/types';
-import { buildUnitTree, flattenTree } from './tree';
+import { buildUnitTree, flattenTree, unitPaths } from './tree';
 
 const unit = (unit_id: string, name: string, parent_id: string | null, user_count = 0): Unit =>
   ({ unit_id, name, parent_id, path: [], source: 'local', user_count });
@@ -41,5 +41,13 @@ describe('buildUnitTree', () => {
 
   it('handles an empty list', () => {
     expect(buildUnitTree([])).toEqual([]);
+  });
+});
+
+describe('unitPaths', () => {
+  it('names every unit from its root down', () => {
+    const paths = unitPaths(buildUnitTree([unit('p', 'Eng', null), unit('c', 'Backend', 'p'), unit('g', 'DB', 'c')]));
+    expect(paths.get('g')).toEqual(['Eng', 'Backend', 'DB']);
+    expect(paths.get('p')).toEqual(['Eng']);
   });
 });

@@ -56,3 +56,13 @@ function isAncestor(node: UnitNode, candidate: UnitNode, nodes: Map<string, Unit
 export function flattenTree(roots: UnitNode[], depth = 0): { node: UnitNode; depth: number }[] {
   return roots.flatMap((n) => [{ node: n, depth }, ...flattenTree(n.children, depth + 1)]);
 }
+
+/** Each unit's names from the root down ("Engineering › Backend"), built from the tree itself. */
+export function unitPaths(roots: UnitNode[], prefix: string[] = [], out = new Map<string, string[]>()): Map<string, string[]> {
+  for (const n of roots) {
+    const path = [...prefix, n.unit.name];
+    out.set(n.unit.unit_id, path);
+    unitPaths(n.children, path, out);
+  }
+  return out;
+}

@@ -10,23 +10,28 @@ import { fieldOfError, formFromSettings, settingsPatch, validateSettings, type S
 export function SettingsPage() {
   const { api } = useApi();
   const s = useLoad(() => api.settings(), []);
+  // Lives here because saving remounts the editor (see key below).
+  const [justSaved, setJustSaved] = useState(false);
   return (
     <>
       <PageHeader title="Settings" />
       <ErrorText error={s.error} />
       {!s.data && !s.error && <Loading what="settings" />}
-      {s.data && <SettingsEditor key={JSON.stringify(s.data)} saved={s.data} onSaved={s.setData} />}
+      {s.data && (
+        <SettingsEditor key={JSON.stringify(s.data)} saved={s.data} justSaved={justSaved} onEdit={() => setJustSaved(false)}
+          onSaved={(next) => { setJustSaved(true); s.setData(next); }} />
+      )}
     </>
   );
 }
 
-function SettingsEditor({ saved, onSaved }: { saved: Settings; onSaved: (s: Settings) => void }) {
+function SettingsEditor({ saved, onSaved, justSaved, onEdit }: { saved: Settings; onSaved: (s: Settings) => void; justSaved: boolean; onEdit: () => void }) {
   const { api } = useApi();
   const [f, setF] = useState<SettingsForm>(() => formFromSettings(saved));
   const [error, setError] = useState<{ field: string | null; message: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [status, setStatus] = useState<string | null>(null);
-  const set = <K extends keyof SettingsForm>(k: K, v: SettingsForm[K]) => { setF({ ...f, [k]: v }); setStatus(null); };
+  const set = <K extends keyof SettingsForm>(k: K, v: SettingsForm[K]) => { setF({ ...f, [k]: v }); setStatus(null); onEdit(); };
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -102,6 +107,7 @@ function SettingsEditor({ saved, onSaved }: { saved: Settings; onSaved: (s: Sett
       <div className="action-row">
         <button type="submit" className="btn btn-primary" disabled={busy}>Save settings</button>
         {status && <span role="status" className="muted">{status}</span>}
+        {justSaved && !status && <span role="status" className="ok-text">Saved</span>}
       </div>
     </form>
   );

@@ -11,37 +11,39 @@ import { SyncReportView, TestReportView } from './Reports';
 export function LdapPage() {
   const { api } = useApi();
   const cfg = useLoad(() => api.ldap(), []);
+  // Lives here because saving remounts the editor (see key below).
+  const [justSaved, setJustSaved] = useState(false);
   return (
     <>
       <PageHeader title="LDAP" />
       <ErrorText error={cfg.error} />
       {!cfg.data && !cfg.error && <Loading what="LDAP settings" />}
       {/* key: a fresh form for each saved config, so the typed password is cleared after saving. */}
-      {cfg.data && <LdapEditor key={JSON.stringify(cfg.data)} saved={cfg.data} onSaved={cfg.setData} />}
+      {cfg.data && (
+        <LdapEditor key={JSON.stringify(cfg.data)} saved={cfg.data} justSaved={justSaved} onEdit={() => setJustSaved(false)}
+          onSaved={(c) => { setJustSaved(true); cfg.setData(c); }} />
+      )}
     </>
   );
 }
 
-function LdapEditor({ saved, onSaved }: { saved: LdapConfig; onSaved: (c: LdapConfig) => void }) {
+function LdapEditor({ saved, onSaved, justSaved, onEdit }: { saved: LdapConfig; onSaved: (c: LdapConfig) => void; justSaved: boolean; onEdit: () => void }) {
   const { api } = useApi();
   const [f, setF] = useState<LdapForm>(() => formFromConfig(saved));
   const [askPw, setAskPw] = useState(false);
-  const [done, setDone] = useState(false);
   const [test, setTest] = useState<TestReport | null>(null);
   const [sync, setSync] = useState<SyncReport | null>(null);
   const saving = useAction();
   const testing = useAction();
   const syncing = useAction();
 
-  const set = <K extends keyof LdapForm>(k: K, v: LdapForm[K]) => { setF({ ...f, [k]: v }); setDone(false); };
+  const set = <K extends keyof LdapForm>(k: K, v: LdapForm[K]) => { setF({ ...f, [k]: v }); onEdit(); };
   const text = (k: 'url' | 'bind_dn' | 'base_dn' | 'user_filter' | 'group_filter' | 'sync_interval_minutes' | 'ca_pem' | 'bind_password') =>
     ({ value: f[k], onChange: (e: { target: { value: string } }) => set(k, e.target.value) });
   const setAttr = (k: keyof LdapAttributes, v: string) => set('attributes', { ...f.attributes, [k]: v });
 
   const save = async (password?: string) => {
-    const c = await api.saveLdap(updateFromForm(f, password));
-    setDone(true);
-    onSaved(c);
+    onSaved(await api.saveLdap(updateFromForm(f, password)));
   };
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -116,7 +118,7 @@ function LdapEditor({ saved, onSaved }: { saved: LdapConfig; onSaved: (c: LdapCo
           <button type="button" className="btn" onClick={runTest} disabled={testing.busy}>
             {testing.busy ? 'Testing…' : 'Test connection'}
           </button>
-          {done && <span role="status" className="ok-text">Saved</span>}
+          {justSaved && <span role="status" className="ok-text">Saved</span>}
         </div>
         <div className="span-2" aria-live="polite">
           {testing.error && (
