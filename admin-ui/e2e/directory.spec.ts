@@ -57,7 +57,7 @@ test('units tree, a group with members, and its group chat', async ({ browser })
   const card = page.getByRole('article', { name: 'Group On-call' });
   await expect(card).toContainText('Pager rota');
   for (const u of ['gina', 'hugo']) {
-    await card.getByLabel('Add member to On-call').fill(u);
+    await card.getByRole('searchbox', { name: 'Add member to On-call' }).fill(u);
     await card.getByRole('button', { name: `Add ${u}` }).click();
   }
   const members = card.getByRole('list', { name: 'Members of On-call' });

@@ -70,8 +70,9 @@ function SettingsEditor({ saved, onSaved, justSaved, onEdit }: { saved: Settings
       aria-invalid={error?.field === field} aria-describedby={error?.field === field ? `err-${field}` : undefined} />
   );
 
+  // noValidate: the server checks ranges, and its message is shown next to the field.
   return (
-    <form className="card settings" onSubmit={submit} aria-label="Settings">
+    <form className="card settings" onSubmit={submit} aria-label="Settings" noValidate>
       {row('registration', 'Registration', (
         <select id="set-registration" value={f.registration} onChange={(e) => set('registration', e.target.value as Registration)}>
           <option value="open">Open: anyone can create an account</option>
