@@ -49,8 +49,9 @@ export function adminApi(c: ApiClient) {
     // LDAP
     ldap: () => c.json<LdapConfig>('/api/admin/ldap'),
     saveLdap: (u: LdapUpdate) => c.json<LdapConfig>('/api/admin/ldap', { method: 'PUT', body: u }),
-    testLdap: (u?: Omit<LdapUpdate, 'password'>) =>
-      c.json<TestReport>('/api/admin/ldap/test', { method: 'POST', body: u ?? {} }),
+    /** Tries `settings` (the form's, unsaved; bind_password absent = the stored one). */
+    testLdap: (settings?: LdapUpdate['settings']) =>
+      c.json<TestReport>('/api/admin/ldap/test', { method: 'POST', body: settings ?? {} }),
     syncLdap: () => c.json<SyncReport>('/api/admin/ldap/sync', { method: 'POST' }),
 
     // Backups

@@ -81,11 +81,11 @@ export interface UserPatch {
 
 export interface Invite {
   code: string;
-  created_at: number;
+  created_at?: number | null;
   created_by?: string | null;
   expires_at: number;
   uses_left: number;
-  max_uses: number;
+  max_uses?: number | null;
   expired: boolean;
 }
 

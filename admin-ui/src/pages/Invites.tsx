@@ -65,9 +65,9 @@ export function InvitesPage() {
                 <tr key={i.code} data-testid="invite-row" className={dead ? 'row-dim' : undefined}>
                   <td className="mono">{i.code}</td>
                   <td><span className="mono small">/?invite={i.code}</span> <CopyButton text={inviteLink(i.code)} label={`Copy link for invite ${i.code}`} /></td>
-                  <td>{formatTime(i.created_at)}{i.created_by && <div className="muted small">{i.created_by}</div>}</td>
+                  <td>{i.created_at ? formatTime(i.created_at) : '–'}{i.created_by && <div className="muted small">{i.created_by}</div>}</td>
                   <td title={formatTime(i.expires_at)}>{formatRelative(i.expires_at)}</td>
-                  <td>{i.uses_left} / {i.max_uses}</td>
+                  <td>{i.uses_left}{i.max_uses != null && ` / ${i.max_uses}`}</td>
                   <td>{i.expired ? <Badge tone="bad">Expired</Badge> : i.uses_left <= 0 ? <Badge>Used up</Badge> : <Badge tone="good">Valid</Badge>}</td>
                   <td><button type="button" className="btn btn-small btn-danger" onClick={() => setRevoking(i)} aria-label={`Revoke invite ${i.code}`}>Revoke</button></td>
                 </tr>

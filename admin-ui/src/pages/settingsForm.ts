@@ -24,8 +24,9 @@ export function formFromSettings(s: Settings): SettingsForm {
     login_per_account_per_minute: String(s.login_per_account_per_minute),
     login_per_ip_per_minute: String(s.login_per_ip_per_minute),
     ws_frames_per_second: String(s.ws_frames_per_second),
-    retention: s.retention_days === null ? 'forever' : 'days',
-    retention_days: s.retention_days === null ? '30' : String(s.retention_days),
+    // 0 is read as "forever" too, so a server that spells it that way still shows right.
+    retention: s.retention_days ? 'days' : 'forever',
+    retention_days: s.retention_days ? String(s.retention_days) : '30',
     allowed_origins: [...s.allowed_origins],
   };
 }

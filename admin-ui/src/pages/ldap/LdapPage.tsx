@@ -52,8 +52,7 @@ function LdapEditor({ saved, onSaved, justSaved, onEdit }: { saved: LdapConfig; 
   };
   const runTest = async () => {
     setTest(null);
-    const { password: _pw, ...body } = updateFromForm(f);
-    const r = await testing.run(() => api.testLdap(body));
+    const r = await testing.run(() => api.testLdap(updateFromForm(f).settings));
     if (r) setTest(r);
   };
   const runSync = async () => {
