@@ -239,18 +239,18 @@ export interface Stats {
   uptime_secs: number;
   server_name: string;
   connections: { websocket: number; webtransport: number };
-  users: { total: number; active: number; disabled: number; admins: number; online: number };
-  chats: number;
+  users: { total: number; active: number; disabled: number; admins: number; online?: number };
+  chats?: number;
   messages_total: number;
   messages_per_minute: { at: number; count: number }[];
-  delivery_ms: { p50: number; p99: number };
-  delivery_history: { at: number; p50: number; p99: number }[];
+  delivery_ms: { p50: number | null; p99: number | null };
+  delivery_history: { at: number; p50: number | null; p99: number | null }[];
   storage: {
     database_bytes: number;
     media_bytes: number;
     search_bytes: number;
     backups_bytes: number;
-    disk_free_bytes: number;
+    disk_free_bytes?: number;
   };
   last_backup: Backup | null;
   ldap: { enabled: boolean; last_sync: SyncReport | null };

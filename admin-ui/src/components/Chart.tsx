@@ -44,7 +44,7 @@ export function TimeChart({ title, times, series, unit, height = 180 }: { title:
     plot.current?.setData([times.map((t) => t / 1000), ...series.map((s) => s.values)] as uPlot.AlignedData);
   }, [times, series]);
 
-  const last = series.map((s) => `${s.label} ${s.values.length ? s.values[s.values.length - 1] : 'none'}`).join(', ');
+  const last = series.map((s) => `${s.label} ${s.values.at(-1) ?? '–'}`).join(', ');
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>

@@ -51,16 +51,18 @@ function DashboardBody({ s }: { s: Stats }) {
   );
   const conns = s.connections.websocket + s.connections.webtransport;
   const st = s.storage;
+  const used = st.database_bytes + st.media_bytes + st.search_bytes + st.backups_bytes;
   const ldapSync = s.ldap.last_sync;
   return (
     <div className="stack-lg">
       <section aria-label="Figures" className="figures">
         <Figure label="Connections" value={formatNumber(conns)} sub={`${s.connections.websocket} WebSocket · ${s.connections.webtransport} WebTransport`} />
-        <Figure label="Users online" value={formatNumber(s.users.online)} sub={`of ${formatNumber(s.users.total)} users`} />
+        {s.users.online !== undefined && <Figure label="Users online" value={formatNumber(s.users.online)} sub={`of ${formatNumber(s.users.total)} users`} />}
         <Figure label="Users" value={formatNumber(s.users.total)} sub={`${s.users.active} active · ${s.users.disabled} disabled · ${s.users.admins} admins`} />
-        <Figure label="Chats" value={formatNumber(s.chats)} sub={`${formatNumber(s.messages_total)} messages`} />
-        <Figure label="Delivery latency" value={`${formatNumber(s.delivery_ms.p50, 1)} ms`} sub={`p50 · p99 ${formatNumber(s.delivery_ms.p99, 1)} ms`} />
-        <Figure label="Disk free" value={formatBytes(st.disk_free_bytes)} sub={`${formatBytes(st.database_bytes + st.media_bytes + st.search_bytes + st.backups_bytes)} used by Parley`} />
+        <Figure label="Messages" value={formatNumber(s.messages_total)} sub={s.chats !== undefined ? `in ${formatNumber(s.chats)} chats` : 'in total'} />
+        <Figure label="Delivery latency" value={s.delivery_ms.p50 === null ? '–' : `${formatNumber(s.delivery_ms.p50, 1)} ms`}
+          sub={s.delivery_ms.p99 === null ? 'p50 · no deliveries yet' : `p50 · p99 ${formatNumber(s.delivery_ms.p99, 1)} ms`} />
+        <Figure label="Storage used" value={formatBytes(used)} sub={st.disk_free_bytes !== undefined ? `${formatBytes(st.disk_free_bytes)} free on disk` : 'database, media, search, backups'} />
       </section>
 
       <section className="charts" aria-label="Charts">
@@ -76,7 +78,7 @@ function DashboardBody({ s }: { s: Stats }) {
             <dt>Media</dt><dd>{formatBytes(st.media_bytes)}</dd>
             <dt>Search index</dt><dd>{formatBytes(st.search_bytes)}</dd>
             <dt>Backups</dt><dd>{formatBytes(st.backups_bytes)}</dd>
-            <dt>Disk free</dt><dd>{formatBytes(st.disk_free_bytes)}</dd>
+            {st.disk_free_bytes !== undefined && <><dt>Disk free</dt><dd>{formatBytes(st.disk_free_bytes)}</dd></>}
           </dl>
         </div>
         <div className="card">
