@@ -36,7 +36,7 @@ test('the audit log shows the actions performed, with filters and details', asyn
 
   // Filter by actor and by an exact action name.
   const filters = page.getByRole('form', { name: 'Audit filters' });
-  await filters.getByLabel('Action prefix').fill('user.disabled');
+  await filters.getByLabel('Action', { exact: true }).fill('user.disabled');
   await apply(page, filters, 'action=user.disabled');
   await expect(rows).toHaveCount(1);
   await filters.getByRole('button', { name: 'Clear' }).click();
@@ -57,7 +57,7 @@ test('the action filter matches a prefix (docs/admin-api.md)', async ({ browser 
   const { context, page } = await adminPage(browser, server, watch);
   await goTo(page, 'Audit log');
   const filters = page.getByRole('form', { name: 'Audit filters' });
-  await filters.getByLabel('Action prefix').fill('user.');
+  await filters.getByLabel('Action', { exact: true }).fill('user.');
   await apply(page, filters, 'action=user.');
   await expect(page.getByTestId('audit-row').filter({ hasText: 'user.created' }).first()).toBeVisible();
   await context.close();

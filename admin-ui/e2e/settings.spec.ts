@@ -8,7 +8,7 @@ test('settings change persists after a reload; server validation is shown next t
   const { context, page } = await adminPage(browser, server, watch);
   await goTo(page, 'Settings');
   const form = page.getByRole('form', { name: 'Settings' });
-  await form.getByLabel('Registration').selectOption('invite');
+  await form.getByLabel('Registration').selectOption('invite_only');
   await form.getByLabel('Upload limit (MiB)').fill('250');
   await form.getByLabel('Delete messages older than').check();
   await form.getByLabel('Retention days').fill('90');
@@ -18,7 +18,7 @@ test('settings change persists after a reload; server validation is shown next t
   await expect(page.getByText('Saved', { exact: true })).toBeVisible();
   await page.reload();
   const again = page.getByRole('form', { name: 'Settings' });
-  await expect(again.getByLabel('Registration')).toHaveValue('invite');
+  await expect(again.getByLabel('Registration')).toHaveValue('invite_only');
   await expect(again.getByLabel('Upload limit (MiB)')).toHaveValue('250');
   await expect(again.getByLabel('Retention days')).toHaveValue('90');
   await expect(again.getByRole('list', { name: 'Allowed origins' })).toContainText('https://chat.example.org');

@@ -126,7 +126,8 @@ export interface LdapAttributes {
   title: string;
   unique_id: string;
   group_name: string;
-  group_member: string;
+  /** The group attribute that lists members. */
+  member: string;
 }
 
 export interface LdapSettings {
@@ -256,7 +257,7 @@ export interface Stats {
   ldap: { enabled: boolean; last_sync: SyncReport | null };
 }
 
-export type Registration = 'open' | 'invite' | 'closed';
+export type Registration = 'open' | 'invite_only' | 'closed';
 
 export interface Settings {
   registration: Registration;

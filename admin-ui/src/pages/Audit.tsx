@@ -7,8 +7,11 @@ import { dateInputToMs, formatTime } from '../lib/format';
 import { useLoad } from '../lib/hooks';
 
 const LIMIT = 50;
-// Common prefixes offered as suggestions; any prefix may be typed.
-const ACTIONS = ['user.', 'login.', 'login.failed', 'invite.', 'unit.', 'group.', 'ldap.', 'backup.', 'settings.'];
+// Suggestions: the prefixes of the actions the appliance records, and a few exact names.
+const ACTIONS = [
+  'user.', 'login.', 'login.failed', 'session.', 'password.', 'admin.', 'invite.', 'unit.', 'group.', 'ldap.',
+  'backup.', 'settings.', 'retention.',
+];
 
 interface Filters { actor: string; action: string; target: string; from: string; to: string }
 const EMPTY: Filters = { actor: '', action: '', target: '', from: '', to: '' };
@@ -43,7 +46,7 @@ export function AuditPage() {
       <PageHeader title="Audit log" />
       <form className="toolbar card" onSubmit={apply} aria-label="Audit filters">
         <Field label="Actor"><input value={draft.actor} onChange={set('actor')} placeholder="user ID" /></Field>
-        <Field label="Action prefix">
+        <Field label="Action" hint="Exact, or a prefix ending in “.”">
           <input value={draft.action} onChange={set('action')} list="audit-actions" placeholder="user." />
         </Field>
         <datalist id="audit-actions">{ACTIONS.map((a) => <option key={a} value={a} />)}</datalist>

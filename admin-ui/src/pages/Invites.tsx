@@ -31,7 +31,7 @@ export function InvitesPage() {
   return (
     <>
       <PageHeader title="Invites" />
-      <p className="muted">Invites let people register while the registration policy is “invite” (see Settings).</p>
+      <p className="muted">Invites let people register while the registration policy is “invite only” (see Settings).</p>
       <form className="card toolbar" onSubmit={create} aria-label="New invite">
         <Field label="Expires in (hours)">
           <input type="number" min={1} max={8760} value={hours} onChange={(e) => setHours(e.target.value)} required />

@@ -76,7 +76,7 @@ function SettingsEditor({ saved, onSaved, justSaved, onEdit }: { saved: Settings
       {row('registration', 'Registration', (
         <select id="set-registration" value={f.registration} onChange={(e) => set('registration', e.target.value as Registration)}>
           <option value="open">Open: anyone can create an account</option>
-          <option value="invite">Invite only</option>
+          <option value="invite_only">Invite only</option>
           <option value="closed">Closed: only admins create accounts</option>
         </select>
       ))}

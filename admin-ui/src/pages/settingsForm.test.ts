@@ -11,7 +11,7 @@ describe('settings form', () => {
   it('patches only what changed', () => {
     const f = formFromSettings(saved);
     expect(settingsPatch(saved, f)).toEqual({});
-    expect(settingsPatch(saved, { ...f, registration: 'invite', max_upload_mib: '200' })).toEqual({ registration: 'invite', max_upload_mib: 200 });
+    expect(settingsPatch(saved, { ...f, registration: 'invite_only', max_upload_mib: '200' })).toEqual({ registration: 'invite_only', max_upload_mib: 200 });
   });
   it('maps retention and origins', () => {
     const f = formFromSettings(saved);

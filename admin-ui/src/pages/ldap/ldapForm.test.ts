@@ -8,7 +8,7 @@ const cfg: LdapConfig = {
   settings: {
     url: 'ldaps://ldap.example', starttls: false, ca_pem: null, bind_dn: 'cn=parley', bind_password_set: true,
     base_dn: 'dc=example', user_filter: '(objectClass=person)', group_filter: '(objectClass=groupOfNames)',
-    attributes: { username: 'uid', display_name: 'cn', email: 'mail', phone: 'telephoneNumber', title: 'title', unique_id: 'entryUUID', group_name: 'cn', group_member: 'member' },
+    attributes: { username: 'uid', display_name: 'cn', email: 'mail', phone: 'telephoneNumber', title: 'title', unique_id: 'entryUUID', group_name: 'cn', member: 'member' },
   },
 };
 

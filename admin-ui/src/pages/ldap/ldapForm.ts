@@ -24,7 +24,7 @@ export const ATTRIBUTE_LABELS: Record<keyof LdapAttributes, string> = {
   title: 'Title',
   unique_id: 'Unique ID',
   group_name: 'Group name',
-  group_member: 'Group member',
+  member: 'Group member',
 };
 
 export function formFromConfig(c: LdapConfig): LdapForm {
