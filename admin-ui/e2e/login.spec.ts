@@ -62,3 +62,18 @@ test('an expired access token is refreshed once; a dead session goes back to log
   watch.allow(/status of 401/);
   await context.close();
 });
+
+test('an admin whose role is taken away meanwhile gets the not-an-administrator screen', async ({ browser }) => {
+  const token = await apiLogin(server.url, 'admin', server.adminPassword);
+  const { user } = await api<{ user: { user_id: string } }>(server, token, 'POST', '/api/admin/users', {
+    username: 'olga', password: 'correct horse battery', is_admin: true,
+  });
+  const { context, page } = await openConsole(browser, server, watch, 'olga');
+  await loginAs(page, 'olga', 'correct horse battery');
+  await expect(page.getByRole('navigation', { name: 'Console' })).toBeVisible();
+  await api(server, token, 'DELETE', `/api/admin/users/${encodeURIComponent(user.user_id)}/admin`);
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'This account is not an administrator' })).toBeVisible();
+  watch.allow(/status of 403/);
+  await context.close();
+});

@@ -28,7 +28,11 @@ const VIEWS: Record<PageId, () => ReactNode> = {
 
 export function App() {
   const [expired, setExpired] = useState(false);
-  const [client] = useState(() => new ApiClient({ onSignedOut: () => { setUser(null); setExpired(true); } }));
+  const [client] = useState(() => new ApiClient({
+    onSignedOut: () => { setUser(null); setExpired(true); },
+    // The role was taken away meanwhile: show the not-an-administrator screen.
+    onForbidden: () => setUser((u) => (u ? { ...u, is_admin: false } : u)),
+  }));
   // Starts from the stored session, so a reload stays logged in.
   const [user, setUser] = useState<Profile | null>(() => client.user);
   const api = useMemo(() => adminApi(client), [client]);

@@ -111,6 +111,19 @@ describe('ApiClient', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('reports 403 forbidden (admin role lost) but not other 403s', async () => {
+    const onForbidden = vi.fn();
+    const store = new MemStore();
+    store.setItem(SESSION_KEY, JSON.stringify({ access_token: 'a0', refresh_token: 'r0', user }));
+    let code = 'forbidden';
+    const client = new ApiClient({ storage: store, onForbidden, fetch: (async () => json(403, { code, message: 'no' })) as unknown as typeof fetch });
+    await expect(client.json('/api/admin/users')).rejects.toMatchObject({ code: 'forbidden' });
+    expect(onForbidden).toHaveBeenCalledTimes(1);
+    code = 'reauth_required';
+    await expect(client.json('/api/admin/users')).rejects.toMatchObject({ code: 'reauth_required' });
+    expect(onForbidden).toHaveBeenCalledTimes(1);
+  });
+
   it('returns undefined for 204 and turns network failures into ApiError', async () => {
     const ok = setup(() => new Response(null, { status: 204 }));
     expect(await ok.client.json('/x', { method: 'DELETE' })).toBeUndefined();

@@ -35,6 +35,8 @@ export interface ClientOptions {
   storage?: KeyValueStore;
   /** Called when the session is gone for good (refresh failed): the app shows the login screen. */
   onSignedOut?: () => void;
+  /** Called on `403 forbidden`: the account lost the admin role while the console was open. */
+  onForbidden?: () => void;
 }
 
 /** Turns a non-2xx response into an ApiError, keeping the server's message verbatim. */
@@ -81,6 +83,7 @@ export class ApiClient {
   private readonly fetchFn: Fetch;
   private readonly storage: KeyValueStore;
   private readonly onSignedOut?: () => void;
+  private readonly onForbidden?: () => void;
   private session: Session | null;
   // Refresh tokens are single-use and reuse revokes the session, so concurrent 401s must share
   // one refresh call rather than each presenting the same token.
@@ -90,6 +93,7 @@ export class ApiClient {
     this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
     this.storage = opts.storage ?? sessionStorage;
     this.onSignedOut = opts.onSignedOut;
+    this.onForbidden = opts.onForbidden;
     this.session = this.load();
   }
 
@@ -217,7 +221,11 @@ export class ApiClient {
   /** An authenticated JSON request; `undefined` for 204 / empty bodies. */
   async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.raw(path, opts);
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) {
+      const err = await errorFrom(res);
+      if (err.code === 'forbidden') this.onForbidden?.();
+      throw err;
+    }
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
