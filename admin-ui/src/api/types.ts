@@ -160,7 +160,8 @@ export interface SyncReport {
 export interface LdapConfig {
   enabled: boolean;
   sync_interval_minutes: number;
-  settings: LdapSettings;
+  /** `{}` until LDAP is first configured. */
+  settings: Partial<LdapSettings>;
   last_sync?: SyncReport | null;
 }
 
@@ -168,7 +169,7 @@ export interface LdapConfig {
 export interface LdapUpdate {
   enabled: boolean;
   sync_interval_minutes: number;
-  settings: Omit<LdapSettings, 'bind_password_set'> & { bind_password?: string };
+  settings: Omit<LdapSettings, 'bind_password_set'> & { bind_password?: string; [other: string]: unknown };
   password?: string;
 }
 

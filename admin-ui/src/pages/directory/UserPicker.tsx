@@ -5,6 +5,7 @@ import type { AdminUser } from '../../api/types';
 import { ErrorText } from '../../components/ui';
 import { useDebounced, useLoad } from '../../lib/hooks';
 
+// The box is cleared at once on a pick, so a new search typed meanwhile is not wiped.
 export function UserPicker({ label, exclude, onPick }: { label: string; exclude: Set<string>; onPick: (u: AdminUser) => Promise<void> | void }) {
   const { api } = useApi();
   const [q, setQ] = useState('');
@@ -23,7 +24,7 @@ export function UserPicker({ label, exclude, onPick }: { label: string; exclude:
         <ul id={id} className="picker-results" aria-label={`${label}: results`}>
           {users.map((u) => (
             <li key={u.user_id}>
-              <button type="button" className="btn btn-small" onClick={async () => { await onPick(u); setQ(''); }}
+              <button type="button" className="btn btn-small" onClick={() => { setQ(''); void onPick(u); }}
                 aria-label={`Add ${u.username}`}>
                 Add
               </button>{' '}

@@ -28,6 +28,16 @@ describe('LDAP form', () => {
     expect(u.sync_interval_minutes).toBe(15);
     expect(u.settings.ca_pem).toBeNull();
   });
+  it('fills the appliance defaults for an unconfigured directory and keeps unknown settings', () => {
+    const f = formFromConfig({ enabled: false, sync_interval_minutes: 0, settings: {} });
+    expect(f.user_filter).toBe('(objectClass=inetOrgPerson)');
+    expect(f.attributes.member).toBe('member');
+    expect(f.url).toBe('');
+    const g = formFromConfig({ ...cfg, settings: { ...cfg.settings, connect_timeout_secs: 5 } as LdapConfig['settings'] });
+    expect(updateFromForm(g).settings.connect_timeout_secs).toBe(5);
+    expect('bind_password_set' in updateFromForm(g).settings).toBe(false);
+  });
+
   it('asks for the password only when turning sync off', () => {
     const f = formFromConfig(cfg);
     expect(needsReauth(cfg, f)).toBe(false);

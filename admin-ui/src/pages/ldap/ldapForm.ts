@@ -1,5 +1,5 @@
 // The LDAP form's state and the PUT body built from it (kept apart from React for unit tests).
-import type { LdapAttributes, LdapConfig, LdapUpdate } from '../../api/types';
+import type { LdapAttributes, LdapConfig, LdapSettings, LdapUpdate } from '../../api/types';
 
 export interface LdapForm {
   enabled: boolean;
@@ -14,7 +14,19 @@ export interface LdapForm {
   user_filter: string;
   group_filter: string;
   attributes: LdapAttributes;
+  /** Settings the form does not show (timeouts, …), sent back unchanged so saving keeps them. */
+  extra: Record<string, unknown>;
 }
+
+// The appliance's own defaults (ldap/src/settings.rs), shown when nothing is configured yet.
+export const DEFAULT_ATTRIBUTES: LdapAttributes = {
+  username: 'uid', display_name: 'cn', email: 'mail', phone: 'telephoneNumber', title: 'title',
+  unique_id: 'entryUUID', group_name: 'cn', member: 'member',
+};
+export const DEFAULT_USER_FILTER = '(objectClass=inetOrgPerson)';
+export const DEFAULT_GROUP_FILTER = '(objectClass=groupOfNames)';
+
+const SHOWN = ['url', 'starttls', 'ca_pem', 'bind_dn', 'bind_password', 'bind_password_set', 'base_dn', 'user_filter', 'group_filter', 'attributes'];
 
 export const ATTRIBUTE_LABELS: Record<keyof LdapAttributes, string> = {
   username: 'Username',
@@ -27,20 +39,23 @@ export const ATTRIBUTE_LABELS: Record<keyof LdapAttributes, string> = {
   member: 'Group member',
 };
 
+/** The form for a loaded config; an unconfigured appliance answers `settings: {}`. */
 export function formFromConfig(c: LdapConfig): LdapForm {
-  const s = c.settings;
+  const s: Partial<LdapSettings> = c.settings ?? {};
+  const extra = Object.fromEntries(Object.entries(s).filter(([k]) => !SHOWN.includes(k)));
   return {
     enabled: c.enabled,
-    sync_interval_minutes: String(c.sync_interval_minutes),
-    url: s.url,
-    starttls: s.starttls,
+    sync_interval_minutes: String(c.sync_interval_minutes ?? 0),
+    url: s.url ?? '',
+    starttls: s.starttls ?? false,
     ca_pem: s.ca_pem ?? '',
-    bind_dn: s.bind_dn,
+    bind_dn: s.bind_dn ?? '',
     bind_password: '',
-    base_dn: s.base_dn,
-    user_filter: s.user_filter,
-    group_filter: s.group_filter,
-    attributes: { ...s.attributes },
+    base_dn: s.base_dn ?? '',
+    user_filter: s.user_filter ?? DEFAULT_USER_FILTER,
+    group_filter: s.group_filter ?? DEFAULT_GROUP_FILTER,
+    attributes: { ...DEFAULT_ATTRIBUTES, ...(s.attributes ?? {}) },
+    extra,
   };
 }
 
@@ -50,6 +65,7 @@ export function updateFromForm(f: LdapForm, password?: string): LdapUpdate {
     enabled: f.enabled,
     sync_interval_minutes: Number(f.sync_interval_minutes) || 0,
     settings: {
+      ...f.extra,
       url: f.url.trim(),
       starttls: f.starttls,
       ca_pem: f.ca_pem.trim() ? f.ca_pem : null,
