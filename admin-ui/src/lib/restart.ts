@@ -3,7 +3,10 @@
 export interface WaitOptions {
   fetch?: typeof fetch;
   intervalMs?: number;
-  /** If the server never looked down (it restarted between two polls), trust it after this long. */
+  /**
+   * If the server never looked down, trust it after this long: the appliance restarts in
+   * place and keeps its sockets bound, so a restore often shows no gap at all.
+   */
   settleMs?: number;
   timeoutMs?: number;
   now?: () => number;
@@ -18,7 +21,7 @@ export interface WaitOptions {
 export async function waitForRestart(url = '/health/ready', o: WaitOptions = {}): Promise<boolean> {
   const f = o.fetch ?? ((u: RequestInfo | URL, i?: RequestInit) => fetch(u, i));
   const interval = o.intervalMs ?? 1000;
-  const settle = o.settleMs ?? 20_000;
+  const settle = o.settleMs ?? 5_000;
   const timeout = o.timeoutMs ?? 10 * 60_000;
   const now = o.now ?? (() => Date.now());
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
