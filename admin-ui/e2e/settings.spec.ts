@@ -36,6 +36,7 @@ test('settings change persists after a reload; server validation is shown next t
   await again.getByLabel('Keep messages forever').check();
   await again.getByRole('button', { name: 'Remove origin https://chat.example.org' }).click();
   await again.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByText('Saved', { exact: true })).toBeVisible();
   await page.reload();
   await expect(page.getByLabel('Keep messages forever')).toBeChecked();
   await expect(page.getByRole('list', { name: 'Allowed origins' })).not.toContainText('chat.example.org');
