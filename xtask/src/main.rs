@@ -3,10 +3,11 @@
 //!
 //! - `run [ARGS]`: build and run the appliance with the dev defaults (`parley serve --dev`).
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, the test suite, the
-//!   web client's unit tests and its end-to-end tests in Chromium, and the package checks.
+//!   web client's and the admin console's unit tests and their end-to-end tests in Chromium, and
+//!   the package checks.
 //! - `dist [--dev]`: the .deb and .rpm packages (see `dist.rs`).
-//! - `bench [--quick] [--profile dev]`: the load generator and micro-benchmarks, written to
-//!   `BENCHMARKS.md` (see `bench.rs`).
+//! - `bench [--quick] [--profile dev] [--transports]`: the load generator and micro-benchmarks,
+//!   or the WebSocket vs WebTransport comparison, written to `BENCHMARKS.md` (see `bench.rs`).
 
 mod bench;
 mod deps;
@@ -29,7 +30,7 @@ fn npm(dir: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// Installs the web client's locked dependencies (when needed) and builds it into `dist/`,
+/// Installs a browser UI's locked dependencies (when needed) and builds it into `dist/`,
 /// which the server embeds. Returns whether the folder holds a UI at all.
 fn build_ui(dir: &str) -> Result<bool, String> {
     if !root().join(dir).join("package.json").exists() {
@@ -73,6 +74,10 @@ fn test() -> Result<(), String> {
     if web {
         step("web client unit tests", &mut npm("web-client", &["test"]))?;
     }
+    let admin = build_ui("admin-ui")?;
+    if admin {
+        step("admin console unit tests", &mut npm("admin-ui", &["test"]))?;
+    }
     step("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
     step(
         "cargo clippy (warnings denied)",
@@ -84,7 +89,13 @@ fn test() -> Result<(), String> {
     if web {
         step(
             "web client end-to-end tests (Chromium)",
-            npm("web-client", &["run", "e2e"]).env("PARLEY_BIN", bin),
+            npm("web-client", &["run", "e2e"]).env("PARLEY_BIN", &bin),
+        )?;
+    }
+    if admin {
+        step(
+            "admin console end-to-end tests (Chromium)",
+            npm("admin-ui", &["run", "e2e"]).env("PARLEY_BIN", &bin).env("ADMIN_UI_SERVE", "binary"),
         )?;
     }
     dist::check()
@@ -94,6 +105,7 @@ fn run(args: &[String]) -> Result<(), String> {
     // Build exactly what `cargo test --workspace` builds (rather than `cargo run -p parley`),
     // so features unify the same way and running and testing share one dependency build.
     build_ui("web-client")?;
+    build_ui("admin-ui")?;
     step("cargo build", cargo().args(["build", "--workspace", "--all-targets"]))?;
     let mut cmd = Command::new(target_dir().join("debug").join("parley"));
     cmd.current_dir(root()).args(["serve", "--dev"]).args(args);
@@ -108,7 +120,7 @@ fn main() -> ExitCode {
         Some("dist") => dist::dist(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         _ => {
-            Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev]>"
+            Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev] [--transports]>"
                 .into())
         }
     };

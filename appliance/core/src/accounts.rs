@@ -25,8 +25,8 @@ pub struct AuthContext {
     pub ip: Option<String>,
 }
 
-/// An account to create (registration, CLI, admins).
-#[derive(Debug, Clone)]
+/// An account to create (registration, CLI, admins, directory sync).
+#[derive(Debug, Clone, Default)]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -34,9 +34,21 @@ pub struct NewUser {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub is_admin: bool,
+    pub unit_id: Option<String>,
+    pub title: Option<String>,
+    /// Set for directory (LDAP) users; `password` is then ignored.
+    pub directory: Option<DirectoryLink>,
 }
 
-fn clean_email(e: &str) -> Result<Option<String>> {
+/// Where a directory user's entry lives.
+#[derive(Debug, Clone)]
+pub struct DirectoryLink {
+    /// The entry's unique ID, else its DN: survives renames.
+    pub key: String,
+    pub dn: String,
+}
+
+pub(crate) fn clean_email(e: &str) -> Result<Option<String>> {
     let e = e.trim().to_ascii_lowercase();
     if e.is_empty() {
         return Ok(None);
@@ -47,7 +59,7 @@ fn clean_email(e: &str) -> Result<Option<String>> {
     if ok { Ok(Some(e)) } else { Err(CoreError::invalid("email must look like name@example.org")) }
 }
 
-fn clean_phone(p: &str) -> Result<Option<String>> {
+pub(crate) fn clean_phone(p: &str) -> Result<Option<String>> {
     let p = p.trim();
     if p.is_empty() {
         return Ok(None);
@@ -108,14 +120,20 @@ impl Core {
     /// Creates an account (registration policy is the caller's concern).
     pub async fn create_user(&self, new: NewUser) -> Result<Profile> {
         let username = Username::parse(&new.username).map_err(|e| CoreError::invalid(e.to_string()))?;
-        self.validate_password(&new.password)?;
+        if new.directory.is_none() {
+            self.validate_password(&new.password)?;
+        }
         let display_name = match &new.display_name {
             Some(n) if !n.trim().is_empty() => clean_display_name(n)?,
             _ => username.as_str().to_owned(),
         };
         let email = clean_email(new.email.as_deref().unwrap_or(""))?;
         let phone = clean_phone(new.phone.as_deref().unwrap_or(""))?;
-        let hash = passwords::hash(new.password).await?;
+        // Directory users log in by binding to the directory: no password is kept here.
+        let hash = match new.directory {
+            None => Some(passwords::hash(new.password).await?),
+            Some(_) => None,
+        };
         let user = UserRec {
             user_id: UserId::new(&username, &self.inner.server).to_string(),
             username: username.as_str().to_owned(),
@@ -123,13 +141,18 @@ impl Core {
             about: String::new(),
             email,
             phone,
-            password_hash: Some(hash),
+            password_hash: hash,
             is_admin: new.is_admin,
             disabled: false,
             last_seen_visibility: "everyone".into(),
             last_seen: None,
             created_at: now_millis(),
-            avatar: None,
+            source: new.directory.as_ref().map(|_| "ldap".to_owned()),
+            ldap_key: new.directory.as_ref().map(|d| d.key.clone()),
+            ldap_dn: new.directory.as_ref().map(|d| d.dn.clone()),
+            unit_id: new.unit_id,
+            title: new.title.filter(|t| !t.trim().is_empty()),
+            ..Default::default()
         };
         self.inner.store.create_user(&user).await.map_err(taken)?;
         self.inner.index_user(&user);
@@ -138,8 +161,8 @@ impl Core {
 
     /// `POST /api/auth/register`, subject to the registration policy.
     pub async fn register(&self, req: RegisterRequest, ip: &str) -> Result<TokenResponse> {
-        check_limit(&self.inner.login_by_ip, format!("register:{ip}"))?;
-        let invite = match self.inner.settings.auth.registration {
+        check_limit(&self.inner.limiters().by_ip, format!("register:{ip}"))?;
+        let invite = match self.inner.registration() {
             Registration::Open => None,
             Registration::Closed => {
                 return Err(CoreError::RegistrationClosed(
@@ -169,6 +192,7 @@ impl Core {
                 email: req.email,
                 phone: req.phone,
                 is_admin: false,
+                ..Default::default()
             })
             .await?;
         self.open_session(profile).await
@@ -203,16 +227,15 @@ impl Core {
     /// `POST /api/auth/login`: rate-limited per account and per client IP.
     pub async fn login(&self, req: LoginRequest, ip: &str) -> Result<TokenResponse> {
         let m = &self.inner.metrics;
-        if let Err(e) = check_limit(&self.inner.login_by_ip, format!("login:{ip}")) {
+        let limiters = self.inner.limiters();
+        if let Err(e) = check_limit(&limiters.by_ip, format!("login:{ip}")) {
             m.rate_limited(Limited::LoginPerIp);
             let details = serde_json::json!({ "login": req.login, "limit": "per_ip" });
             self.inner.audit(None, "login.rate_limited", None, Some(ip), details).await;
             return Err(e);
         }
         let key = login_key(&req.login, &self.inner.server);
-        if let Err(e) =
-            check_limit(&self.inner.login_by_account, key.clone().unwrap_or_else(|| req.login.clone()))
-        {
+        if let Err(e) = check_limit(&limiters.by_account, key.clone().unwrap_or_else(|| req.login.clone())) {
             m.rate_limited(Limited::LoginPerAccount);
             let details = serde_json::json!({ "login": req.login, "limit": "per_account" });
             self.inner.audit(None, "login.rate_limited", None, Some(ip), details).await;
@@ -222,7 +245,19 @@ impl Core {
             Some(k) => self.inner.store.user_by_login(k).await?,
             None => None,
         };
-        let ok = passwords::verify(req.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+        let ok = match &user {
+            // Directory users: the directory checks the password (a bind); nothing is stored.
+            Some(u) if u.is_ldap() && !u.disabled => match self.directory_password_ok(u, &req.password).await
+            {
+                Ok(ok) => ok,
+                Err(e) => {
+                    let details = serde_json::json!({ "login": req.login, "reason": "directory_error", "error": e.to_string() });
+                    self.inner.audit(None, "login.failed", Some(u.user_id.clone()), Some(ip), details).await;
+                    return Err(e);
+                }
+            },
+            _ => passwords::verify(req.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?,
+        };
         let Some(user) = user.filter(|_| ok) else {
             self.inner.metrics.login_failed(LoginFailure::BadCredentials);
             let details = serde_json::json!({ "login": req.login, "reason": "bad_credentials" });
@@ -325,6 +360,11 @@ impl Core {
     /// `POST /api/auth/password`: changes the password and ends every other session.
     pub async fn change_password(&self, ctx: &AuthContext, req: ChangePasswordRequest) -> Result<()> {
         let user = self.user_rec(&ctx.user).await?;
+        if user.is_ldap() {
+            return Err(CoreError::Conflict(
+                "your password is your directory (LDAP) password; change it there".into(),
+            ));
+        }
         if !passwords::verify(req.current_password, user.password_hash.clone()).await? {
             return Err(CoreError::InvalidCredentials);
         }
@@ -486,6 +526,8 @@ impl Core {
             created_by: ctx.user.to_string(),
             expires_at: now_millis() + hours as i64 * 3_600_000,
             uses_left: uses as i64,
+            created_at: Some(now_millis()),
+            max_uses: Some(uses as i64),
         };
         self.inner.store.create_invite(&invite).await?;
         // The code is a credential: the log records that an invite was made, not the code.

@@ -57,10 +57,16 @@ impl Core {
     ) -> Result<AuditPage> {
         self.require_admin(ctx).await?;
         let (total, rows) = self.inner.store.audit_page(&filter, offset, limit.clamp(1, 500)).await?;
+        let mut actors: Vec<String> = rows.iter().filter_map(|r| r.actor.clone()).collect();
+        actors.sort();
+        actors.dedup();
+        let names: std::collections::HashMap<String, String> =
+            self.inner.store.users(&actors).await?.into_iter().map(|u| (u.user_id, u.username)).collect();
         let entries = rows
             .into_iter()
             .map(|r| AuditEntry {
                 at: r.at,
+                actor_name: r.actor.as_ref().and_then(|a| names.get(a).cloned()),
                 actor: r.actor,
                 action: r.action,
                 target: r.target,

@@ -16,9 +16,9 @@ use crate::hub::ConnId;
 use crate::writer::{Op, Outcome};
 use crate::{AuthContext, ChatState, Core, Inner, convert};
 
-const MAX_GROUP_MEMBERS: usize = 1024;
+pub(crate) const MAX_GROUP_MEMBERS: usize = 1024;
 
-fn clean_group_name(n: &str) -> Result<String> {
+pub(crate) fn clean_group_name(n: &str) -> Result<String> {
     let n = n.trim();
     if n.is_empty() || n.chars().count() > 100 {
         return Err(CoreError::invalid("group name must be 1-100 characters"));
@@ -26,21 +26,21 @@ fn clean_group_name(n: &str) -> Result<String> {
     Ok(n.to_owned())
 }
 
-fn clean_description(d: &str) -> Result<String> {
+pub(crate) fn clean_description(d: &str) -> Result<String> {
     if d.chars().count() > 1000 {
         return Err(CoreError::invalid("description must be at most 1000 characters"));
     }
     Ok(d.trim().to_owned())
 }
 
-fn entry(o: Outcome) -> Result<Message> {
+pub(crate) fn entry(o: Outcome) -> Result<Message> {
     match o {
         Outcome::Entry(m) => Ok(*m),
         Outcome::Chat(_) => Err(CoreError::Internal("unexpected writer outcome".into())),
     }
 }
 
-fn chat_of(o: Outcome) -> Result<ChatId> {
+pub(crate) fn chat_of(o: Outcome) -> Result<ChatId> {
     match o {
         Outcome::Chat(c) => Ok(c),
         Outcome::Entry(m) => Ok(m.chat_id),

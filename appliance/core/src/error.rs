@@ -46,6 +46,12 @@ pub enum CoreError {
     InvalidMedia(String),
     #[error("the server is shutting down")]
     Unavailable,
+    #[error("enter your password again to confirm this action")]
+    ReauthRequired,
+    #[error("directory: {0}")]
+    Directory(#[from] parley_ldap::Error),
+    #[error("{0}")]
+    BackupInvalid(String),
     #[error("storage failure")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -77,6 +83,10 @@ impl CoreError {
             Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Self::InvalidMedia(_) => ErrorCode::InvalidMedia,
             Self::Unavailable => ErrorCode::Unavailable,
+            Self::ReauthRequired => ErrorCode::ReauthRequired,
+            Self::Directory(parley_ldap::Error::Config(_)) => ErrorCode::InvalidInput,
+            Self::Directory(_) => ErrorCode::DirectoryError,
+            Self::BackupInvalid(_) => ErrorCode::BackupInvalid,
             Self::Store(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -123,6 +123,11 @@ impl Hub {
         self.conns.get(user).is_some_and(|l| !l.is_empty())
     }
 
+    /// Users with at least one live connection.
+    pub fn online_users(&self) -> usize {
+        self.conns.iter().filter(|e| !e.value().is_empty()).count()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.conns.iter().map(|e| e.value().len()).sum()
     }

@@ -14,32 +14,37 @@
 mod accounts;
 pub mod admin;
 mod audit;
+pub mod backup;
 mod chat_state;
 mod chats;
 mod convert;
+mod directory;
 mod error;
 pub mod hub;
+mod ldap_sync;
 mod live;
 pub mod media;
 pub mod metrics;
 mod passwords;
+mod runtime;
 mod search;
+pub mod stats;
 pub mod tokens;
 mod writer;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dashmap::DashMap;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::{mpsc, oneshot};
+use parking_lot::RwLock;
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use parley_config::Settings;
 use parley_store::Store;
 use parley_types::{ChatId, ServerName, SessionId, UserId};
 
-pub use accounts::{AuthContext, NewUser};
+pub use accounts::{AuthContext, DirectoryLink, NewUser};
 pub use chat_state::{ChatState, MemberInfo};
 pub use error::{CoreError, Result};
 pub use live::Connection;
@@ -54,8 +59,10 @@ pub(crate) struct Inner {
     pub chats: DashMap<ChatId, Arc<ChatState>>,
     /// session -> (user, revoked); filled from the database on first use.
     pub sessions: DashMap<SessionId, (UserId, bool)>,
-    pub login_by_account: DefaultKeyedRateLimiter<String>,
-    pub login_by_ip: DefaultKeyedRateLimiter<String>,
+    /// Console-managed settings over the config file's (see `runtime`).
+    pub runtime: RwLock<Arc<parley_types::api::RuntimeSettings>>,
+    pub limiters: RwLock<Arc<runtime::Limiters>>,
+    pub settings_lock: Mutex<()>,
     pub writer: mpsc::Sender<writer::Job>,
     writer_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Stops the writer (it holds an `Inner`, so it would otherwise keep the store open).
@@ -71,6 +78,18 @@ pub(crate) struct Inner {
     pub media_gc: tokio::sync::Notify,
     /// Set once shutdown begins: readiness turns false so load balancers drain first.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// One LDAP sync (or settings change) at a time; the scheduler wakes on changes.
+    pub ldap_lock: Mutex<()>,
+    pub ldap_wake: Notify,
+    /// One backup at a time; while any runs, the media collector waits.
+    pub backup_lock: Mutex<()>,
+    pub backup_running: AtomicUsize,
+    pub backup_wake: Notify,
+    pub retention_wake: Notify,
+    /// Cancelled when an admin staged a restore: the process exits to apply it.
+    pub restart: CancellationToken,
+    pub history: parking_lot::Mutex<stats::History>,
+    pub started: std::time::Instant,
 }
 
 /// The appliance's domain services; cheap to clone.
@@ -85,23 +104,22 @@ impl std::fmt::Debug for Core {
     }
 }
 
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
-}
-
 impl Core {
-    /// Starts the core over an opened store: loads the signing keys from the data dir and
-    /// starts the chat writer.
-    pub fn start(settings: Settings, store: Store) -> Result<Self> {
+    /// Starts the core over an opened store: loads the signing keys from the data dir and the
+    /// console's settings from the database, and starts the chat writer and the background
+    /// jobs (LDAP sync, backups, retention, dashboard sampling).
+    pub async fn start(settings: Settings, store: Store) -> Result<Self> {
         let server = settings.server_name();
         let (search, opened) =
             parley_search::Search::open(&parley_search::Search::dir_in(&settings.storage.data_dir))?;
         let key_path = settings.storage.data_dir.join("keys").join("jwt.json");
         let tokens = tokens::TokenService::load(&key_path, &server, settings.auth.access_token_ttl_secs)?;
         let (tx, rx) = mpsc::channel(settings.storage.max_batch * 8);
+        let rt = runtime::from_config(&settings);
         let inner = Arc::new(Inner {
-            login_by_account: RateLimiter::keyed(per_minute(settings.auth.login_per_account_per_minute)),
-            login_by_ip: RateLimiter::keyed(per_minute(settings.auth.login_per_ip_per_minute)),
+            limiters: RwLock::new(Arc::new(runtime::Limiters::new(&rt))),
+            runtime: RwLock::new(Arc::new(rt)),
+            settings_lock: Mutex::new(()),
             settings,
             server,
             store,
@@ -118,6 +136,15 @@ impl Core {
             media_lock: tokio::sync::Mutex::new(()),
             media_gc: tokio::sync::Notify::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            ldap_lock: Mutex::new(()),
+            ldap_wake: Notify::new(),
+            backup_lock: Mutex::new(()),
+            backup_running: AtomicUsize::new(0),
+            backup_wake: Notify::new(),
+            retention_wake: Notify::new(),
+            restart: CancellationToken::new(),
+            history: parking_lot::Mutex::new(stats::History::default()),
+            started: std::time::Instant::now(),
         });
         let task = writer::spawn(inner.clone(), rx);
         *inner.writer_task.lock() = Some(task);
@@ -152,7 +179,13 @@ impl Core {
                 }
             }
         });
-        Ok(Self { inner })
+        let core = Self { inner };
+        core.load_runtime().await?;
+        ldap_sync::spawn_scheduler(core.clone());
+        backup::spawn_scheduler(core.clone());
+        runtime::spawn_retention(core.clone());
+        stats::spawn_sampler(core.clone());
+        Ok(core)
     }
 
     /// Commits what is queued, stops the writer and releases the database once the last
@@ -199,6 +232,40 @@ impl Core {
         }
         self.inner.store.ping().await.map_err(|_| "database unavailable")
     }
+}
+
+/// Runs `job` every `every_secs` (first at once when `run_first`), and early when `wake`'s
+/// notifier fires, until the core stops. The console's background work: LDAP sync, backups,
+/// retention, dashboard sampling.
+pub(crate) fn spawn_periodic<F, Fut>(
+    core: Core,
+    every_secs: u64,
+    wake: Option<fn(&Inner) -> &Notify>,
+    run_first: bool,
+    job: F,
+) where
+    F: Fn(Core) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        if run_first {
+            job(core.clone()).await;
+        }
+        loop {
+            let woken = async {
+                match wake {
+                    Some(w) => w(&core.inner).notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = core.inner.stop.cancelled() => return,
+                () = woken => {}
+                () = tokio::time::sleep(std::time::Duration::from_secs(every_secs)) => {}
+            }
+            job(core.clone()).await;
+        }
+    });
 }
 
 impl Inner {

@@ -184,6 +184,10 @@ impl Inner {
     /// blobs no record uses any more. Returns how many records went.
     pub(crate) async fn collect_media(&self) -> Result<usize> {
         let ttl_ms = self.settings.media.unused_ttl_hours as i64 * 3_600_000;
+        // A backup is copying blobs its dump refers to: collect next time.
+        if self.backup_running.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            return Ok(0);
+        }
         let _guard = self.media_lock.lock().await;
         let mut removed = 0;
         for m in self.store.collectable_media(now_millis() - ttl_ms).await? {
@@ -221,9 +225,9 @@ impl Core {
     {
         let inner = &self.inner;
         let cfg = &inner.settings.media;
-        let limit = cfg.max_upload_mib * MIB;
-        let too_large =
-            || CoreError::PayloadTooLarge(format!("uploads are limited to {} MiB", cfg.max_upload_mib));
+        let max_upload_mib = inner.runtime().max_upload_mib;
+        let limit = max_upload_mib * MIB;
+        let too_large = || CoreError::PayloadTooLarge(format!("uploads are limited to {max_upload_mib} MiB"));
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }

@@ -4,8 +4,8 @@
 //! small fixed value sets: never a user, chat or session ID.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets from 0.5 ms to 10 s: commits and acks sit in the low milliseconds.
@@ -47,6 +47,13 @@ pub struct Metrics {
     pub search_query: Histogram,
     /// Incremented by backups (the admin console issue), `result` = `success` or `failure`.
     pub backups: IntCounterVec,
+    /// Unix time of the last successful backup.
+    pub last_backup: IntGauge,
+    ldap_syncs: IntCounterVec,
+    /// Unix time of the last LDAP sync that succeeded.
+    pub ldap_last_sync: IntGauge,
+    /// Bytes on disk, by `kind` (database, media, search, backups); refreshed every minute.
+    pub storage_bytes: IntGaugeVec,
 }
 
 fn hist(name: &str, help: &str, buckets: &[f64]) -> Histogram {
@@ -133,6 +140,26 @@ impl Metrics {
                 &["result"],
             )
             .expect("valid metric"),
+            last_backup: IntGauge::new(
+                "parley_last_backup_timestamp_seconds",
+                "Unix time of the last successful backup (0: none since start).",
+            )
+            .expect("valid metric"),
+            ldap_syncs: IntCounterVec::new(
+                Opts::new("parley_ldap_syncs_total", "LDAP directory syncs, by result."),
+                &["result"],
+            )
+            .expect("valid metric"),
+            ldap_last_sync: IntGauge::new(
+                "parley_ldap_last_sync_timestamp_seconds",
+                "Unix time of the last successful LDAP sync (0: none since start).",
+            )
+            .expect("valid metric"),
+            storage_bytes: IntGaugeVec::new(
+                Opts::new("parley_storage_bytes", "Bytes on disk, by kind of data."),
+                &["kind"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let build = IntGaugeVec::new(
@@ -157,6 +184,10 @@ impl Metrics {
             Box::new(m.rate_limited.clone()),
             Box::new(m.search_query.clone()),
             Box::new(m.backups.clone()),
+            Box::new(m.last_backup.clone()),
+            Box::new(m.ldap_syncs.clone()),
+            Box::new(m.ldap_last_sync.clone()),
+            Box::new(m.storage_bytes.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for c in collectors {
@@ -166,6 +197,13 @@ impl Metrics {
         for t in ["websocket", "webtransport"] {
             m.connected_clients.with_label_values(&[t]).set(0);
             m.handshake_failures.with_label_values(&[t]).inc_by(0);
+        }
+        for r in ["success", "failure"] {
+            m.backups.with_label_values(&[r]).inc_by(0);
+            m.ldap_syncs.with_label_values(&[r]).inc_by(0);
+        }
+        for k in ["database", "media", "search", "backups"] {
+            m.storage_bytes.with_label_values(&[k]).set(0);
         }
         for r in [LoginFailure::BadCredentials, LoginFailure::Disabled] {
             m.login_failures.with_label_values(&[r.label()]).inc_by(0);
@@ -182,6 +220,25 @@ impl Metrics {
 
     pub fn rate_limited(&self, scope: Limited) {
         self.rate_limited.with_label_values(&[scope.label()]).inc();
+    }
+
+    pub fn ldap_sync(&self, ok: bool) {
+        self.ldap_syncs.with_label_values(&[if ok { "success" } else { "failure" }]).inc();
+        if ok {
+            self.ldap_last_sync.set(parley_types::now_millis() / 1000);
+        }
+    }
+
+    pub fn backup_done(&self, ok: bool) {
+        self.backups.with_label_values(&[if ok { "success" } else { "failure" }]).inc();
+        if ok {
+            self.last_backup.set(parley_types::now_millis() / 1000);
+        }
+    }
+
+    /// Every metric family as Prometheus gathers it: the dashboard reads the same numbers.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.registry.gather()
     }
 
     /// The Prometheus text exposition of every metric.

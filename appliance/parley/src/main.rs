@@ -57,6 +57,22 @@ enum Command {
         #[command(subcommand)]
         command: SearchCommand,
     },
+    /// Back up the database, media and keys into one archive (with parley stopped; while it
+    /// runs, use the admin console, which backs up online).
+    Backup {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Also copy the archive here (it is always kept in <data_dir>/backups).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Replace the data with a backup archive (with parley stopped). The archive is checked
+    /// completely first; the current data dir is kept next to it, renamed.
+    Restore {
+        #[command(flatten)]
+        config: ConfigArgs,
+        archive: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,7 +168,7 @@ async fn open(settings: &Settings) -> anyhow::Result<Core> {
             settings.storage_url()
         )
     })?;
-    Ok(Core::start(settings.clone(), store)?)
+    Ok(Core::start(settings.clone(), store).await?)
 }
 
 async fn shutdown_signal() {
@@ -168,46 +184,119 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Sockets bound once and kept across in-process restarts (a restore from the console), so
+/// the appliance comes back on the same ports.
+struct Sockets {
+    http: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+    udp: Option<std::net::UdpSocket>,
+}
+
+fn bind(settings: &Settings) -> anyhow::Result<Sockets> {
+    let http = std::net::TcpListener::bind(settings.http.listen)
+        .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
+    let metrics = match settings.metrics.listen {
+        Some(a) => Some(
+            std::net::TcpListener::bind(a)
+                .with_context(|| format!("cannot listen on {a} (metrics.listen)"))?,
+        ),
+        None => None,
+    };
+    let udp = if settings.webtransport.enabled {
+        let udp_addr = settings.webtransport.listen.unwrap_or(http.local_addr()?);
+        Some(
+            std::net::UdpSocket::bind(udp_addr)
+                .with_context(|| format!("cannot listen on UDP {udp_addr} (webtransport.listen)"))?,
+        )
+    } else {
+        None
+    };
+    Ok(Sockets { http, metrics, udp })
+}
+
+/// Applies a restore an admin staged from the console. A failed one is set aside (and the
+/// current data kept) so the appliance does not try it again on every start.
+async fn apply_pending_restore(settings: &Settings) {
+    let pending = settings.storage.data_dir.join(parley_core::backup::PENDING_RESTORE);
+    if !pending.exists() {
+        return;
+    }
+    tracing::warn!(archive = %pending.display(), "applying the restore staged in the console");
+    match parley_core::backup::restore_archive(settings, &pending).await {
+        Ok(r) => {
+            eprintln!(
+                "  Restored the backup of {} taken at {} ms",
+                r.manifest.server_name, r.manifest.created_at
+            );
+            let _ = std::fs::remove_file(&pending);
+            if let Some(prev) = &r.previous {
+                tracing::warn!(previous = %prev.display(), "restore applied; the replaced data is kept there");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the staged restore failed; the current data is unchanged");
+            let _ = std::fs::rename(&pending, settings.storage.data_dir.join("restore-failed.tar.gz"));
+        }
+    }
+}
+
 async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     let settings = load_settings(&args)?;
     init_logging(&settings);
-    let core = open(&settings).await?;
+    let sockets = bind(&settings)?;
+    loop {
+        apply_pending_restore(&settings).await;
+        match serve_once(&args, &settings, &sockets).await? {
+            Exit::Stopped => return Ok(()),
+            Exit::Restart => tracing::warn!("restarting in place"),
+        }
+    }
+}
+
+enum Exit {
+    Stopped,
+    /// An admin staged a restore: apply it and serve again on the same sockets.
+    Restart,
+}
+
+async fn serve_once(args: &ConfigArgs, settings: &Settings, sockets: &Sockets) -> anyhow::Result<Exit> {
+    let core = open(settings).await?;
     if args.dev && core.user_count().await? == 0 {
         let password = parley_core::tokens::random_code(12);
         core.create_user(NewUser {
             username: "admin".into(),
             password: password.clone(),
             display_name: Some("Administrator".into()),
-            email: None,
-            phone: None,
             is_admin: true,
+            ..Default::default()
         })
         .await?;
         eprintln!(
             "\n  Parley dev appliance: admin account created\n    login:    admin\n    password: {password}\n"
         );
     }
-    let listener = std::net::TcpListener::bind(settings.http.listen)
-        .with_context(|| format!("cannot listen on {} (http.listen)", settings.http.listen))?;
+    let listener = sockets.http.try_clone()?;
     let addr = listener.local_addr()?;
 
-    // One token for the whole stop sequence: readiness off, listeners stop accepting, sockets
-    // close with a reason, then the writer commits what is queued (`core.shutdown`).
     let stop = CancellationToken::new();
+    let restart = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut helpers = tokio::task::JoinSet::new();
     helpers.spawn({
-        let (stop, core) = (stop.clone(), core.clone());
+        let (stop, core, restart) = (stop.clone(), core.clone(), restart.clone());
         async move {
-            shutdown_signal().await;
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = core.restart_requested() => restart.store(true, std::sync::atomic::Ordering::SeqCst),
+            }
             core.begin_shutdown();
             let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
             stop.cancel();
         }
     });
-    if let Some(metrics_addr) = settings.metrics.listen {
-        let l = tokio::net::TcpListener::bind(metrics_addr)
-            .await
-            .with_context(|| format!("cannot listen on {metrics_addr} (metrics.listen)"))?;
+    if let Some(metrics) = &sockets.metrics {
+        let l = metrics.try_clone()?;
+        l.set_nonblocking(true)?;
+        let l = tokio::net::TcpListener::from_std(l)?;
         eprintln!("  Prometheus metrics at http://{}/metrics", l.local_addr()?);
         let served = parley_server::serve_metrics(l, core.clone(), stop.clone().cancelled_owned());
         helpers.spawn(async move {
@@ -218,7 +307,6 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     }
     let mut watchdog_usec = 0;
     if sd_notify::watchdog_enabled(false, &mut watchdog_usec) {
-        // Pet the watchdog only while the database answers, so systemd restarts a wedged appliance.
         let core = core.clone();
         let every = std::time::Duration::from_micros(watchdog_usec / 2);
         helpers.spawn(async move {
@@ -233,11 +321,8 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
     }
 
     let mut wt_info = parley_server::webtransport::InfoCell::default();
-    if settings.webtransport.enabled {
-        let udp_addr = settings.webtransport.listen.unwrap_or(addr);
-        let udp = std::net::UdpSocket::bind(udp_addr)
-            .with_context(|| format!("cannot listen on UDP {udp_addr} (webtransport.listen)"))?;
-        let listener = parley_server::webtransport::start(core.clone(), udp, stop.clone())
+    if let Some(udp) = &sockets.udp {
+        let listener = parley_server::webtransport::start(core.clone(), udp.try_clone()?, stop.clone())
             .await
             .context("cannot start WebTransport")?;
         eprintln!("  WebTransport on https://{}/api/wt (UDP)", listener.addr);
@@ -267,15 +352,14 @@ async fn serve(args: ConfigArgs) -> anyhow::Result<()> {
             .await
             .context("HTTP server failed")
     };
-    // Flush queued commits even when serving failed, and drop every handle on the database
-    // inside the runtime so the engine closes cleanly.
     stop.cancel();
     helpers.abort_all();
     while helpers.join_next().await.is_some() {}
     core.shutdown().await;
     drop(core);
     tracing::info!("stopped");
-    served
+    served?;
+    Ok(if restart.load(std::sync::atomic::Ordering::SeqCst) { Exit::Restart } else { Exit::Stopped })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -310,6 +394,7 @@ fn main() -> anyhow::Result<()> {
                         email,
                         phone: None,
                         is_admin: admin,
+                        ..Default::default()
                     })
                     .await?;
                 let details = serde_json::json!({ "by": "command line", "admin": p.is_admin });
@@ -333,6 +418,55 @@ fn main() -> anyhow::Result<()> {
                     .await;
                 core.shutdown().await;
                 println!("search index rebuilt in {:.1} s", started.elapsed().as_secs_f64());
+                Ok(())
+            })
+        }
+        Command::Backup { config, out } => {
+            let settings = load_settings(&config)?;
+            init_logging(&settings);
+            runtime.block_on(async {
+                let core = open(&settings).await?;
+                let made = core.create_backup("manual").await;
+                core.shutdown().await;
+                let b = made?;
+                let path = settings.storage.data_dir.join("backups").join(&b.name);
+                if let Some(out) = out {
+                    std::fs::copy(&path, &out).with_context(|| format!("cannot write {}", out.display()))?;
+                    println!("{}", out.display());
+                } else {
+                    println!("{}", path.display());
+                }
+                println!(
+                    "{} users, {} chats, {} messages, {} media files; {} bytes; sha256 {}",
+                    b.users, b.chats, b.messages, b.media_files, b.size_bytes, b.sha256
+                );
+                Ok(())
+            })
+        }
+        Command::Restore { config, archive } => {
+            let settings = load_settings(&config)?;
+            init_logging(&settings);
+            runtime.block_on(async {
+                // Refuse while another process holds the database.
+                if settings.storage.data_dir.join("db").exists() {
+                    let store = Store::open_configured(&settings).await.context(
+                        "the database is in use or damaged: stop parley before restoring (or restore from the console)",
+                    )?;
+                    store.close().await;
+                }
+                let r = parley_core::backup::restore_archive(&settings, &archive).await?;
+                let m = &r.manifest;
+                println!(
+                    "restored {} ({} users, {} chats, {} messages) into {}",
+                    archive.display(),
+                    m.counts.users,
+                    m.counts.chats,
+                    m.counts.messages,
+                    settings.storage.data_dir.display()
+                );
+                if let Some(prev) = r.previous {
+                    println!("the previous data is kept in {}", prev.display());
+                }
                 Ok(())
             })
         }

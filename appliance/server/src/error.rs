@@ -47,12 +47,13 @@ pub fn status(code: ErrorCode) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         AccountDisabled | Forbidden | NotMember | NotAdmin | RegistrationClosed | InviteInvalid
-        | OriginNotAllowed => StatusCode::FORBIDDEN,
+        | OriginNotAllowed | ReauthRequired => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,
         LastAdmin | UsernameTaken | EmailTaken | PhoneTaken | Conflict => StatusCode::CONFLICT,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
-        InvalidMedia => StatusCode::UNPROCESSABLE_ENTITY,
+        InvalidMedia | BackupInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        DirectoryError => StatusCode::BAD_GATEWAY,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

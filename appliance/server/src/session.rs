@@ -119,7 +119,8 @@ pub async fn run<T: Transport>(s: AppState, mut t: T) {
     let _connected = Connected::new(s.core.metrics().connected_clients.with_label_values(&[T::LABEL]));
     let mut rx = conn.take_outbound();
     let closer = conn.closer.clone();
-    let per_sec = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
+    // The console can change the rate; a connection keeps the one it started with.
+    let per_sec = NonZeroU32::new(s.core.runtime().ws_frames_per_second).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(limits.frames_burst).unwrap_or(NonZeroU32::MIN);
     let limiter = RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst));
     let mut ping = tokio::time::interval(PING_EVERY);

@@ -1,4 +1,5 @@
-//! The browser UIs, embedded with `rust-embed` (as quickwit does): `web-client/dist` at `/`.
+//! The browser UIs, embedded with `rust-embed` (as quickwit does): `web-client/dist` at `/`
+//! and the admin console, `admin-ui/dist`, at `/admin/` (built with Vite's `base: '/admin/'`).
 //! Unknown non-API paths get `index.html` so client-side routes survive a reload. Vite names
 //! the files under `assets/` by content hash, so those are cached for a year; everything else
 //! is revalidated with its ETag.
@@ -20,6 +21,11 @@ use crate::ApiError;
 #[allow_missing = true]
 struct WebClient;
 
+#[derive(RustEmbed)]
+#[folder = "../../admin-ui/dist"]
+#[allow_missing = true]
+struct AdminUi;
+
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
@@ -31,6 +37,10 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     }
     if method != Method::GET && method != Method::HEAD {
         return ApiError::new(parley_types::ErrorCode::NotFound, "no such endpoint").into_response();
+    }
+    if path == "/admin" || path.starts_with("/admin/") {
+        let rest = path.trim_start_matches("/admin").trim_start_matches('/');
+        return serve::<AdminUi>(rest, &headers, "admin-ui");
     }
     serve::<WebClient>(path.trim_start_matches('/'), &headers, "web-client")
 }

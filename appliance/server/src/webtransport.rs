@@ -162,7 +162,7 @@ pub async fn start(core: Core, socket: UdpSocket, shutdown: CancellationToken) -
                 if !origin_allowed(
                     request.origin(),
                     request.authority(),
-                    &state.core.settings().http.allowed_origins,
+                    &state.core.runtime().allowed_origins,
                 ) {
                     failures.inc();
                     request.forbidden().await;

@@ -33,7 +33,7 @@ pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    if !origin_allowed(&headers, &s.core.settings().http.allowed_origins) {
+    if !origin_allowed(&headers, &s.core.runtime().allowed_origins) {
         return ApiError::new(ErrorCode::OriginNotAllowed, "this origin may not open the chat socket")
             .into_response();
     }

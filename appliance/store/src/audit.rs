@@ -9,7 +9,9 @@ use crate::{Result, Store, doc};
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub actor: Option<String>,
+    /// Exact, or a prefix when it ends with `.` (`user.` matches `user.created`, ...).
     pub action: Option<String>,
+    pub target: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
 }
@@ -30,8 +32,13 @@ impl Store {
         if f.actor.is_some() {
             cond.push("actor = $actor".into());
         }
-        if f.action.is_some() {
-            cond.push("action = $action".into());
+        match &f.action {
+            Some(a) if a.ends_with('.') => cond.push("string::starts_with(action, $action)".into()),
+            Some(_) => cond.push("action = $action".into()),
+            None => {}
+        }
+        if f.target.is_some() {
+            cond.push("target = $target".into());
         }
         if f.from.is_some() {
             cond.push("at >= $from".into());
@@ -41,7 +48,7 @@ impl Store {
         }
         let filter = cond.join(" AND ");
         let vars = doc(&json!({
-            "actor": f.actor, "action": f.action, "from": f.from, "to": f.to,
+            "actor": f.actor, "action": f.action, "target": f.target, "from": f.from, "to": f.to,
             "offset": offset, "limit": limit,
         }))?;
         #[derive(serde::Deserialize)]

@@ -55,4 +55,15 @@ impl Store {
     pub async fn chats_active_since(&self, since_ms: i64) -> Result<Vec<ChatRec>> {
         self.fetch("SELECT * FROM chat WHERE last_activity >= $t", json!({ "t": since_ms }), 0).await
     }
+
+    pub async fn count_chats(&self) -> Result<u64> {
+        #[derive(serde::Deserialize)]
+        struct N {
+            n: u64,
+        }
+        Ok(self
+            .fetch_one::<N>("SELECT count() AS n FROM chat GROUP ALL", json!({}), 0)
+            .await?
+            .map_or(0, |c| c.n))
+    }
 }

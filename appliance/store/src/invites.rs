@@ -23,3 +23,17 @@ impl Store {
         Ok(!rows.is_empty())
     }
 }
+
+impl Store {
+    /// Every invite, newest first.
+    pub async fn invites(&self) -> Result<Vec<InviteRec>> {
+        self.fetch("SELECT * FROM invite ORDER BY created_at DESC, expires_at DESC", json!({}), 0).await
+    }
+
+    /// Revokes an invite; false if there was none.
+    pub async fn delete_invite(&self, code: &str) -> Result<bool> {
+        let rows: Vec<InviteRec> =
+            self.fetch("DELETE type::record('invite', $c) RETURN BEFORE", json!({ "c": code }), 0).await?;
+        Ok(!rows.is_empty())
+    }
+}

@@ -5,11 +5,13 @@
 //!
 //! Layout: `schema` (DDL and migrations), `records` (the stored document shapes), and one
 //! module per aggregate: `users`, `sessions`, `chats`, `messages`, `receipts`, `contacts`,
-//! `invites`.
+//! `invites`, `directory` (units, groups, settings documents), `backup` (export, import).
 
 mod audit;
+mod backup;
 mod chats;
 mod contacts;
+mod directory;
 mod invites;
 mod media;
 mod messages;
@@ -30,9 +32,11 @@ use surrealdb_core::dbs::Session;
 use surrealdb_core::kvs::Datastore;
 
 pub use audit::AuditFilter;
+pub use backup::Counts;
 pub use media::Picture;
-pub use messages::{Batch, ChatUpdate, MessagePatch};
+pub use messages::{Batch, ChatUpdate, Expired, MessagePatch};
 pub use schema::SCHEMA_VERSION;
+pub use users::UserFilter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

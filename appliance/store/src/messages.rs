@@ -262,3 +262,39 @@ impl Store {
         .await
     }
 }
+
+/// A message removed by the retention policy.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Expired {
+    pub chat_id: String,
+    pub seq: i64,
+}
+
+impl Store {
+    /// Blanks up to `limit` user messages created before `before` (text and media gone, the
+    /// row kept as deleted so every chat's seqs stay contiguous) and releases their media.
+    pub async fn expire_messages(&self, before: i64, limit: usize) -> Result<Vec<Expired>> {
+        let rows: Vec<Expired> = self
+            .fetch(
+                "BEGIN TRANSACTION;
+                 LET $old = SELECT chat_id, seq, media_id FROM message
+                     WHERE created_at < $before AND deleted = false AND kind IN ['text', 'image', 'video', 'audio', 'file']
+                     LIMIT $limit;
+                 FOR $m IN $old {
+                     UPDATE message SET text = NONE, media = NONE, media_id = NONE, deleted = true
+                         WHERE chat_id = $m.chat_id AND seq = $m.seq;
+                     IF $m.media_id != NONE {
+                         UPDATE type::record('media', $m.media_id) SET refs -= 1;
+                         UPDATE type::record('media', $m.media_id) SET released = true WHERE refs <= 0;
+                     };
+                 };
+                 RETURN $old;
+                 COMMIT TRANSACTION;",
+                json!({ "before": before, "limit": limit }),
+                // BEGIN, LET, FOR, RETURN, COMMIT.
+                3,
+            )
+            .await?;
+        Ok(rows)
+    }
+}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct UserRec {
     pub user_id: String,
     pub username: String,
@@ -25,6 +25,59 @@ pub struct UserRec {
     /// Profile picture (a media ID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
+    /// `local` (absent) or `ldap`: directory users log in by binding to the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The directory's stable key for the entry (its unique ID, else its DN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Closed for good by an admin: kept so the messages it sent keep a sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+}
+
+impl UserRec {
+    pub fn is_ldap(&self) -> bool {
+        self.source.as_deref() == Some("ldap")
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted == Some(true)
+    }
+}
+
+/// An organizational unit (a node of the directory tree).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnitRec {
+    pub unit_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// `local` or `ldap`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap_key: Option<String>,
+}
+
+/// A directory group: a named set of users that can seed a group chat.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupRec {
+    pub group_id: String,
+    pub name: String,
+    pub description: String,
+    /// `local` or `ldap`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap_key: Option<String>,
+    pub members: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,12 +178,16 @@ pub struct ContactRec {
     pub added_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct InviteRec {
     pub code: String,
     pub created_by: String,
     pub expires_at: i64,
     pub uses_left: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::{Result, Store, StoreError};
 
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Step `n` migrates from version `n` to `n + 1`.
-const STEPS: &[&str] = &[V1, V2, V3];
+const STEPS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = r#"
 DEFINE TABLE IF NOT EXISTS user SCHEMAFULL;
@@ -162,6 +162,43 @@ DEFINE FIELD IF NOT EXISTS details ON audit TYPE option<string>;
 DEFINE INDEX IF NOT EXISTS audit_at ON audit FIELDS at;
 DEFINE INDEX IF NOT EXISTS audit_action ON audit FIELDS action, at;
 DEFINE INDEX IF NOT EXISTS audit_actor ON audit FIELDS actor, at;
+"#;
+
+/// Version 4: the directory (units, groups, where users come from), runtime settings, and
+/// invite bookkeeping for the console.
+const V4: &str = r#"
+DEFINE FIELD IF NOT EXISTS source ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS ldap_key ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS ldap_dn ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS unit_id ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS title ON user TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS deleted ON user TYPE option<bool>;
+DEFINE INDEX IF NOT EXISTS user_ldap_key ON user FIELDS ldap_key;
+DEFINE INDEX IF NOT EXISTS user_unit ON user FIELDS unit_id;
+
+DEFINE TABLE IF NOT EXISTS unit SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS unit_id ON unit TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON unit TYPE string;
+DEFINE FIELD IF NOT EXISTS parent_id ON unit TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS source ON unit TYPE string;
+-- For directory units: the unit path joined with '/', the sync's key.
+DEFINE FIELD IF NOT EXISTS ldap_key ON unit TYPE option<string>;
+
+DEFINE TABLE IF NOT EXISTS dir_group SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS group_id ON dir_group TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON dir_group TYPE string;
+DEFINE FIELD IF NOT EXISTS description ON dir_group TYPE string;
+DEFINE FIELD IF NOT EXISTS source ON dir_group TYPE string;
+DEFINE FIELD IF NOT EXISTS ldap_key ON dir_group TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS members ON dir_group TYPE array<string>;
+DEFINE FIELD IF NOT EXISTS chat_id ON dir_group TYPE option<string>;
+
+-- Console-managed settings, one JSON document per key (runtime, ldap, backup schedule).
+DEFINE TABLE IF NOT EXISTS setting SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS json ON setting TYPE string;
+
+DEFINE FIELD IF NOT EXISTS created_at ON invite TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS max_uses ON invite TYPE option<int>;
 "#;
 
 #[derive(Deserialize)]

@@ -17,6 +17,16 @@ fn login_keys(u: &UserRec) -> Vec<String> {
     keys
 }
 
+/// Which users the admin list shows, and in which order.
+#[derive(Debug, Clone, Copy)]
+pub struct UserFilter<'a> {
+    pub q: Option<&'a str>,
+    pub unit: Option<&'a str>,
+    pub status: &'a str,
+    pub sort: &'a str,
+    pub descending: bool,
+}
+
 impl Store {
     /// Creates the user and its login names atomically; a taken name is
     /// `StoreError::Conflict("username" | "email" | "phone")`.
@@ -71,6 +81,44 @@ impl Store {
         .await
     }
 
+    /// Closes an account for good: frees its login names and stores the blanked record.
+    pub async fn close_user(&self, old: &UserRec, closed: &UserRec) -> Result<()> {
+        self.exec(
+            "BEGIN TRANSACTION;
+             FOR $k IN $keys { DELETE type::record('login', $k); };
+             UPDATE type::record('user', $user.user_id) CONTENT $user;
+             COMMIT TRANSACTION;",
+            json!({ "user": doc(closed)?, "keys": login_keys(old) }),
+        )
+        .await
+    }
+
+    /// A directory user by the directory's key for the entry.
+    pub async fn user_by_ldap_key(&self, key: &str) -> Result<Option<UserRec>> {
+        self.fetch_one("SELECT * FROM user WHERE ldap_key = $k AND deleted != true", json!({ "k": key }), 0)
+            .await
+    }
+
+    /// Users per state, for the dashboard: (total, active, disabled, admins).
+    pub async fn user_stats(&self) -> Result<(u64, u64, u64, u64)> {
+        #[derive(serde::Deserialize)]
+        struct S {
+            total: u64,
+            disabled: u64,
+            admins: u64,
+        }
+        let s = self
+            .fetch_one::<S>(
+                "SELECT count() AS total, math::sum(IF disabled THEN 1 ELSE 0 END) AS disabled, \
+                 math::sum(IF is_admin AND !disabled THEN 1 ELSE 0 END) AS admins \
+                 FROM user WHERE deleted != true GROUP ALL",
+                json!({}),
+                0,
+            )
+            .await?;
+        Ok(s.map_or((0, 0, 0, 0), |s| (s.total, s.total - s.disabled, s.disabled, s.admins)))
+    }
+
     pub async fn set_last_seen(&self, user_id: &str, at: i64) -> Result<()> {
         self.exec("UPDATE type::record('user', $id) SET last_seen = $at", json!({ "id": user_id, "at": at }))
             .await
@@ -102,14 +150,15 @@ impl Store {
     /// `username`, `display_name`, `created_at`, `last_seen`. Returns (total, page).
     pub async fn admin_users_page(
         &self,
-        q: Option<&str>,
-        status: &str,
-        sort: &str,
-        descending: bool,
+        f: &UserFilter<'_>,
         offset: usize,
         limit: usize,
     ) -> Result<(u64, Vec<UserRec>)> {
-        let mut cond = vec!["true"];
+        let UserFilter { q, unit, status, sort, descending } = *f;
+        let mut cond = vec!["deleted != true"];
+        if unit.is_some() {
+            cond.push("unit_id = $unit");
+        }
         if q.is_some() {
             cond.push(
                 "(string::contains(string::lowercase(username), $q) \
@@ -133,7 +182,7 @@ impl Store {
         };
         let dir = if descending { "DESC" } else { "ASC" };
         let filter = cond.join(" AND ");
-        let vars = doc(&json!({ "q": q.map(str::to_lowercase), "o": offset, "l": limit }))?;
+        let vars = doc(&json!({ "q": q.map(str::to_lowercase), "unit": unit, "o": offset, "l": limit }))?;
         #[derive(serde::Deserialize)]
         struct Count {
             n: u64,

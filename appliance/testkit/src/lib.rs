@@ -67,7 +67,7 @@ impl TestAppliance {
     async fn boot(settings: Settings) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::open_configured(&settings).await.expect("open store");
-        let core = Core::start(settings.clone(), store).expect("start core");
+        let core = Core::start(settings.clone(), store).await.expect("start core");
         let served = core.clone();
         let listener = tokio::net::TcpListener::bind(settings.http.listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -115,6 +115,24 @@ impl TestAppliance {
         self.shutdown().await;
         let mut settings = self.settings.clone();
         drop(self);
+        settings.http.listen = "127.0.0.1:0".parse().expect("literal address");
+        let mut app = Self::boot(settings).await;
+        app._dir = dir;
+        app
+    }
+
+    /// Stops the server, runs `between` with its settings while nothing uses the data dir
+    /// (e.g. a restore), then starts again on the same dir.
+    pub async fn restart_after<F, Fut>(mut self, between: F) -> Self
+    where
+        F: FnOnce(Settings) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dir = self._dir.take();
+        self.shutdown().await;
+        let mut settings = self.settings.clone();
+        drop(self);
+        between(settings.clone()).await;
         settings.http.listen = "127.0.0.1:0".parse().expect("literal address");
         let mut app = Self::boot(settings).await;
         app._dir = dir;
@@ -240,6 +258,7 @@ impl TestAppliance {
                 email: None,
                 phone: None,
                 is_admin: true,
+                ..Default::default()
             })
             .await
             .expect("create admin");

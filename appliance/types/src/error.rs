@@ -45,6 +45,12 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// A conflicting state change (e.g. 1:1 chat with yourself).
     Conflict,
+    /// A destructive admin action needs the admin's password again, and it was missing or wrong.
+    ReauthRequired,
+    /// The LDAP directory could not be reached or refused us (the message says why).
+    DirectoryError,
+    /// A backup archive is corrupt, truncated or from an incompatible build.
+    BackupInvalid,
     Unavailable,
     Internal,
 }
@@ -75,6 +81,9 @@ impl ErrorCode {
             Self::MalformedFrame => "malformed_frame",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::Conflict => "conflict",
+            Self::ReauthRequired => "reauth_required",
+            Self::DirectoryError => "directory_error",
+            Self::BackupInvalid => "backup_invalid",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }

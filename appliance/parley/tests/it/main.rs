@@ -4,11 +4,13 @@
 
 mod admin;
 mod auth;
+mod backup;
 mod chats;
 mod child;
 mod durability;
 mod edge;
 mod groups;
+mod ldap;
 mod media;
 mod ops;
 mod realtime;

@@ -23,7 +23,7 @@ fn user(name: &str, email: Option<&str>) -> UserRec {
         last_seen_visibility: "everyone".into(),
         last_seen: None,
         created_at: 1,
-        avatar: None,
+        ..Default::default()
     }
 }
 
