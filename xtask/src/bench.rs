@@ -8,8 +8,13 @@
 //!   are not results: the report says so and goes to `target/bench/`, not `BENCHMARKS.md`.
 //! - `--micro` / `--no-micro`: force the micro-benchmarks on or off.
 //! - `--out FILE`: where the report goes. Arguments after `--` go to `parley-loadgen`.
+//! - `--transports`: instead of the standard run, the transport comparison: `pairs`,
+//!   `group100` and `idle` over WebSocket, then over WebTransport, each on a freshly spawned
+//!   appliance of the same build, written as the "WebSocket vs WebTransport" table.
 //!
-//! The section "Where we stand and what limits us" of an existing `BENCHMARKS.md` is kept.
+//! Each command rewrites only its own section of `BENCHMARKS.md`, between
+//! `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers; everything else (the search index
+//! table, "Where we stand and what limits us") is kept as written.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,11 +29,18 @@ struct Options {
     micro: Option<bool>,
     out: Option<PathBuf>,
     loadgen: Vec<String>,
+    transports: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o =
-        Options { quick: false, profile: "release".into(), micro: None, out: None, loadgen: Vec::new() };
+    let mut o = Options {
+        quick: false,
+        profile: "release".into(),
+        micro: None,
+        out: None,
+        loadgen: Vec::new(),
+        transports: false,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -37,6 +49,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--micro" => o.micro = Some(true),
             "--no-micro" => o.micro = Some(false),
             "--out" => o.out = Some(it.next().ok_or("--out needs a value")?.into()),
+            "--transports" => o.transports = true,
             "--" => o.loadgen.extend(it.by_ref().cloned()),
             other => return Err(format!("bench: unknown option {other}")),
         }
@@ -59,25 +72,36 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let bench_dir = target_dir().join("bench");
     std::fs::create_dir_all(&bench_dir).map_err(|e| format!("{}: {e}", bench_dir.display()))?;
 
-    // The whole workspace, so features unify as in every other build of that profile and no
-    // dependency is rebuilt (dev: exactly what `cargo xtask test` builds).
     let mut build = cargo();
-    build.current_dir(root()).args(["build", "--profile", &o.profile, "--workspace"]);
-    build.arg(if o.profile == "dev" { "--all-targets" } else { "--bins" });
-    step(&format!("cargo build --profile {} --workspace", o.profile), &mut build)?;
+    build.current_dir(root()).args(["build", "--profile", &o.profile]);
+    if o.transports {
+        // Only the two binaries it runs, as the usual release build of them.
+        build.args(["-p", "parley", "-p", "parley-loadgen"]);
+    } else {
+        // The whole workspace, so features unify as in every other build of that profile and no
+        // dependency is rebuilt (dev: exactly what `cargo xtask test` builds).
+        build.arg("--workspace").arg(if o.profile == "dev" { "--all-targets" } else { "--bins" });
+    }
+    step(&format!("cargo build --profile {}", o.profile), &mut build)?;
     let bin = profile_dir(&o.profile);
+    let out = o.out.clone().unwrap_or_else(|| {
+        if results {
+            root().join("BENCHMARKS.md")
+        } else {
+            let kind = if o.transports { "-transports" } else { "" };
+            bench_dir.join(format!(
+                "BENCHMARKS{kind}-{}{}.md",
+                o.profile,
+                if o.quick { "-quick" } else { "" }
+            ))
+        }
+    });
+    if o.transports {
+        return transports(&o, &bin, &bench_dir, &out);
+    }
     let json = bench_dir.join("loadgen.json");
     let md = bench_dir.join("loadgen.md");
     let _ = std::fs::remove_file(&md);
-    let label = if results {
-        String::new()
-    } else {
-        format!(
-            "Not results: a {} run{}. Numbers from it only show that the pipeline works.",
-            if o.profile == "release" { "release" } else { "debug (dev profile)" },
-            if o.quick { " with --quick (small and short)" } else { "" }
-        )
-    };
     let mut loadgen = Command::new(bin.join("parley-loadgen"));
     loadgen.arg("--spawn").arg(bin.join("parley")).arg("--json").arg(&json).arg("--markdown").arg(&md);
     if o.quick {
@@ -92,17 +116,93 @@ pub fn bench(args: &[String]) -> Result<(), String> {
 
     let micro = if o.micro.unwrap_or(!o.quick) { Some(micro(&o.profile, &bench_dir)?) } else { None };
 
-    let out = o.out.clone().unwrap_or_else(|| {
-        if results {
-            root().join("BENCHMARKS.md")
-        } else {
-            bench_dir.join(format!("BENCHMARKS-{}{}.md", o.profile, if o.quick { "-quick" } else { "" }))
-        }
-    });
-    let doc = document(&o, &label, &body, micro.as_deref(), minutes, &out);
-    std::fs::write(&out, doc).map_err(|e| format!("{}: {e}", out.display()))?;
+    write_section(&out, "standard", &standard(&o, &body, micro.as_deref(), minutes))?;
     eprintln!("xtask: wrote {} (load generator JSON: {})", out.display(), json.display());
     load_result
+}
+
+/// `--transports`: the same scenarios over each transport, each on its own fresh appliance,
+/// then their comparison table.
+fn transports(o: &Options, bin: &Path, bench_dir: &Path, out: &Path) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let mut jsons = Vec::new();
+    let mut quiet = Vec::new();
+    let mut result = Ok(());
+    for transport in ["websocket", "webtransport"] {
+        quiet.push(wait_for_quiet());
+        let json = bench_dir.join(format!("transport-{transport}.json"));
+        let _ = std::fs::remove_file(&json);
+        let mut loadgen = Command::new(bin.join("parley-loadgen"));
+        loadgen.arg("--spawn").arg(bin.join("parley")).args(["--transport", transport]);
+        loadgen
+            .arg("--json")
+            .arg(&json)
+            .arg("--markdown")
+            .arg(bench_dir.join(format!("transport-{transport}.md")));
+        if !o.loadgen.iter().any(|a| a == "--scenarios") {
+            loadgen.args(["--scenarios", "pairs,group100,idle"]);
+        }
+        if o.quick {
+            loadgen.arg("--quick");
+        }
+        loadgen.args(&o.loadgen);
+        // A failed check still writes its report (marked failed); keep going and say so.
+        if let Err(e) = step(&format!("parley-loadgen over {transport}"), &mut loadgen) {
+            result = Err(e);
+        }
+        if !json.exists() {
+            return Err(format!("the load generator wrote no report over {transport}"));
+        }
+        jsons.push(json);
+    }
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let table = bench_dir.join("transports.md");
+    let mut compare = Command::new(bin.join("parley-loadgen"));
+    for j in &jsons {
+        compare.arg("--compare").arg(j);
+    }
+    step("parley-loadgen --compare", compare.arg("--markdown").arg(&table))?;
+    let body = std::fs::read_to_string(&table).map_err(|e| format!("{}: {e}", table.display()))?;
+    let mut s = String::from("## WebSocket vs WebTransport\n\n");
+    s.push_str(&label(o));
+    s.push_str(&format!(
+        "{} {minutes:.1} minutes. Each transport ran `pairs`, `group100` and `idle` (parameters as in \
+         the standard run) on its own freshly spawned appliance of the same build, one after the other; \
+         `idle` holds its connections on a freshly restarted server. Other compiles running when a run \
+         started: {}.\n\n",
+        written_by(o, "bench --transports"),
+        quiet
+            .iter()
+            .map(|q| if *q { "none" } else { "**yes** (waited 15 minutes, then ran anyway)" })
+            .collect::<Vec<_>>()
+            .join(", then "),
+    ));
+    s.push_str(&body);
+    s.push_str(
+        "\nLatencies in ms. The load average includes the run itself (server and load generator \
+         share the 2 cores); the value at the start shows what else was running. What the \
+         differences come from is under \"Where we stand and what limits us\".\n",
+    );
+    write_section(out, "transports", &s)?;
+    eprintln!("xtask: wrote {} (JSON reports in {})", out.display(), bench_dir.display());
+    result
+}
+
+/// Waits (up to 15 minutes) until no other `rustc` runs on this shared machine; returns
+/// whether it got there.
+fn wait_for_quiet() -> bool {
+    let busy = || Command::new("pgrep").args(["-x", "rustc"]).output().is_ok_and(|o| o.status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15 * 60);
+    if busy() {
+        eprintln!("xtask: waiting for other compiles (rustc) to finish before measuring");
+    }
+    while busy() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    true
 }
 
 /// Runs the divan benchmarks of `parley-micro`; returns their table.
@@ -123,23 +223,39 @@ fn micro(profile: &str, dir: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-fn document(o: &Options, label: &str, body: &str, micro: Option<&str>, minutes: f64, out: &Path) -> String {
+/// "Not results" for a quick or debug run; empty for a real one.
+fn label(o: &Options) -> String {
+    if o.profile == "release" && !o.quick {
+        return String::new();
+    }
+    format!(
+        "> **Not results: a {} run{}. Numbers from it only show that the pipeline works.**\n\n",
+        if o.profile == "release" { "release" } else { "debug (dev profile)" },
+        if o.quick { " with --quick (small and short)" } else { "" }
+    )
+}
+
+/// "Written by `cargo xtask COMMAND` on DATE at commit C (rustc, profile P); the load generator
+/// ran for" (the caller adds the minutes).
+fn written_by(o: &Options, command: &str) -> String {
     let commit = output(Command::new("git").current_dir(root()).args(["rev-parse", "--short=12", "HEAD"]));
     let dirty = !output(Command::new("git").current_dir(root()).args(["status", "--porcelain"])).is_empty();
     let date = output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]));
     let rustc = output(Command::new("rustc").arg("--version"));
-    let mut s = String::from("# Benchmarks\n\n");
-    if !label.is_empty() {
-        s.push_str(&format!("> **{label}**\n\n"));
-    }
-    s.push_str(&format!(
-        "Written by `cargo xtask bench{}{}` on {date} at commit `{commit}`{} ({rustc}, profile `{}`); the \
-         load generator ran for {minutes:.1} minutes.\n\n",
+    format!(
+        "Written by `cargo xtask {command}{}{}` on {date} at commit `{commit}`{} ({rustc}, profile `{}`); the \
+         load generator ran for",
         if o.quick { " --quick" } else { "" },
         if o.profile != "release" { format!(" --profile {}", o.profile) } else { String::new() },
         if dirty { " with uncommitted changes" } else { "" },
         o.profile,
-    ));
+    )
+}
+
+/// The standard run's section: how it was made, the load generator's report, the micro-benchmarks.
+fn standard(o: &Options, body: &str, micro: Option<&str>, minutes: f64) -> String {
+    let mut s = label(o);
+    s.push_str(&format!("{} {minutes:.1} minutes.\n\n", written_by(o, "bench")));
     s.push_str(
         "Reproduce with `cargo xtask bench` (release build, about 15 minutes on 2 cores once built). \
          `benches/README.md` explains the scenarios, the delivery check and how to drive another \
@@ -155,18 +271,72 @@ fn document(o: &Options, label: &str, body: &str, micro: Option<&str>, minutes: 
         s.push_str(m.trim_end());
         s.push_str("\n```\n");
     }
-    // Keep what the lead wrote about the last real run.
-    let kept = std::fs::read_to_string(out)
-        .ok()
-        .and_then(|old| old.find(STANDING).map(|i| old[i..].to_owned()))
-        .unwrap_or_else(|| {
-            format!(
-                "{STANDING}\n\n_To be written from a release run: for each target, the bottleneck the \
-                 profile shows (writer commit time, fan-out, JSON, the load generator itself sharing the \
-                 2 cores) and what would move it._\n"
-            )
-        });
-    s.push('\n');
-    s.push_str(&kept);
     s
+}
+
+/// Replaces the section `name` of the report at `out` (or adds it before the hand-written
+/// "Where we stand" section), keeping everything else.
+fn write_section(out: &Path, name: &str, section: &str) -> Result<(), String> {
+    let old = std::fs::read_to_string(out).unwrap_or_else(|_| {
+        format!(
+            "# Benchmarks\n\n{STANDING}\n\n_To be written from a release run: for each target, the \
+             bottleneck the profile shows (writer commit time, fan-out, JSON, the load generator itself \
+             sharing the 2 cores) and what would move it._\n"
+        )
+    });
+    std::fs::write(out, splice(&old, name, section)).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+fn splice(doc: &str, name: &str, section: &str) -> String {
+    let (begin, end) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let block = format!("{begin}\n{}\n{end}", section.trim());
+    if let (Some(b), Some(e)) = (doc.find(&begin), doc.find(&end))
+        && b < e
+    {
+        return format!("{}{block}{}", &doc[..b], &doc[e + end.len()..]);
+    }
+    let at = doc.find(STANDING).unwrap_or(doc.len());
+    let (head, tail) = (doc[..at].trim_end(), &doc[at..]);
+    let mut s = String::new();
+    if !head.is_empty() {
+        s.push_str(head);
+        s.push_str("\n\n");
+    }
+    s.push_str(&block);
+    s.push('\n');
+    if !tail.is_empty() {
+        s.push('\n');
+        s.push_str(tail);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_replaced_in_place_or_added_before_the_standing() {
+        let doc = format!(
+            "# Benchmarks\n\n<!-- bench:standard -->\nold\n<!-- /bench:standard -->\n\n## Search\n\nkept\n\n{STANDING}\n\nmine\n"
+        );
+        let doc = splice(&doc, "standard", "new\n");
+        assert_eq!(
+            doc,
+            format!(
+                "# Benchmarks\n\n<!-- bench:standard -->\nnew\n<!-- /bench:standard -->\n\n## Search\n\nkept\n\n{STANDING}\n\nmine\n"
+            )
+        );
+        let doc = splice(&doc, "transports", "table");
+        assert!(doc.contains(&format!(
+            "kept\n\n<!-- bench:transports -->\ntable\n<!-- /bench:transports -->\n\n{STANDING}\n\nmine\n"
+        )));
+        // A rerun replaces it again and keeps the rest.
+        let again = splice(&doc, "transports", "table 2");
+        assert_eq!(again, doc.replace("table\n", "table 2\n"));
+        assert_eq!(
+            splice("# Benchmarks\n", "x", "y"),
+            "# Benchmarks\n\n<!-- bench:x -->\ny\n<!-- /bench:x -->\n"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The chat engine behind the 1:1, group and search scenarios: one WebSocket per user, senders
+//! The chat engine behind the 1:1, group and search scenarios: one connection per user, senders
 //! that keep a window of unacknowledged messages (optionally paced to a total rate), and a
 //! delivery ledger that proves every acknowledged message reached every member exactly once
 //! and in seq order.
@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Semaphore, mpsc, watch};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::client::{self, Chat, Frame, Sources, Ws};
+use crate::client::{self, Chat, Frame, Sources};
 use crate::report::{Lat, Outcome};
+use crate::transport::Conn;
 use crate::{Ctx, now_ns};
 
 /// Words the messages are made of, so that search has something to find.
@@ -135,35 +134,36 @@ pub async fn connect_all(
     users: &[usize],
     cursors: &[BTreeMap<String, u64>],
     sources: &Arc<Sources>,
-) -> anyhow::Result<(Vec<Ws>, Lat)> {
+) -> anyhow::Result<(Vec<Conn>, Lat)> {
     let sem = Arc::new(Semaphore::new(64));
     let mut tasks = Vec::with_capacity(users.len());
     for &u in users {
-        let (sem, sources, addr) = (sem.clone(), sources.clone(), ctx.api.addr);
+        let (sem, sources, dialer) = (sem.clone(), sources.clone(), ctx.dialer.clone());
         let token = ctx.users[u].token.clone();
         let frame = client::sync_frame(&cursors[u]);
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await?;
             let t = Instant::now();
-            let mut ws = client::connect(addr, sources.next(), &token).await?;
-            ws.send(WsMessage::Text(frame.into())).await?;
+            let mut conn = dialer.connect(sources.next(), &token).await?;
+            conn.send(frame).await?;
             loop {
-                let text = client::next_text(&mut ws, Duration::from_secs(60))
+                let text = conn
+                    .next_text(Duration::from_secs(60))
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("closed during sync"))?;
                 if let Frame::SyncDone { .. } = client::parse(&text) {
                     break;
                 }
             }
-            anyhow::Ok((ws, t.elapsed()))
+            anyhow::Ok((conn, t.elapsed()))
         }));
     }
     let mut out = Vec::with_capacity(tasks.len());
     let mut lat = Lat::default();
     for t in tasks {
-        let (ws, d) = t.await??;
+        let (conn, d) = t.await??;
         lat.record(d);
-        out.push(ws);
+        out.push(conn);
     }
     Ok((out, lat))
 }
@@ -210,17 +210,17 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut writers: HashMap<usize, mpsc::Sender<String>> = HashMap::new();
     let mut readers = Vec::new();
-    for (ws, &user) in sockets.into_iter().zip(&members) {
-        let (mut sink, mut stream) = ws.split();
+    for (conn, &user) in sockets.into_iter().zip(&members) {
+        let (mut sink, mut stream) = conn.split();
         let (tx, mut rx) = mpsc::channel::<String>(load.window.max(1) * 4);
         writers.insert(user, tx);
         tokio::spawn(async move {
             while let Some(f) = rx.recv().await {
-                if sink.send(WsMessage::Text(f.into())).await.is_err() {
+                if sink.send(f).await.is_err() {
                     return;
                 }
             }
-            let _ = sink.send(WsMessage::Close(None)).await;
+            sink.close().await;
         });
         let mut res = ConnResult { user, ..Default::default() };
         for (i, c) in chats.iter().enumerate() {
@@ -231,27 +231,25 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
         let (shared, mut stop) = (shared.clone(), stop_rx.clone());
         readers.push(tokio::spawn(async move {
             loop {
+                // Stop first: once stopped, the writer task closes the connection, which a
+                // WebTransport read reports at once.
                 let msg = tokio::select! {
-                    m = stream.next() => m,
+                    biased;
                     _ = stop.changed() => break,
+                    m = stream.recv() => m,
                 };
                 let text = match msg {
-                    Some(Ok(WsMessage::Text(t))) => t,
-                    Some(Ok(WsMessage::Close(c))) => {
-                        res.problem(format!("user {} closed by the server: {c:?}", res.user));
+                    Ok(Some(t)) => t,
+                    Ok(None) => {
+                        res.problem(format!("user {}: connection closed", res.user));
                         break;
                     }
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => {
-                        res.problem(format!("user {}: socket error {e}", res.user));
-                        break;
-                    }
-                    None => {
-                        res.problem(format!("user {}: socket closed", res.user));
+                    Err(e) => {
+                        res.problem(format!("user {}: {e:#}", res.user));
                         break;
                     }
                 };
-                reader_frame(&shared, &mut res, text.as_str());
+                reader_frame(&shared, &mut res, &text);
             }
             res
         }));

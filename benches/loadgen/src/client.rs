@@ -1,6 +1,6 @@
-//! A client of the public API: REST calls with `reqwest`, WebSocket connections bound to one of
-//! several `127.0.0.x` source addresses (one address has only ~28k ephemeral ports), and a
-//! cheap parse of the server frames the load generator cares about.
+//! A client of the public API: REST calls with `reqwest`, the `127.0.0.x` source addresses
+//! connections are spread over (one address has only ~28k ephemeral ports), and a cheap parse
+//! of the server frames the load generator cares about. Connections are in `transport`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -8,16 +8,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use futures_util::{SinkExt, StreamExt};
+use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-
-pub type Ws = WebSocketStream<TcpStream>;
 
 pub const PASSWORD: &str = "bench-password-1";
 
@@ -168,45 +161,13 @@ impl Sources {
         Self { count: count.clamp(1, 250), next: AtomicUsize::new(0) }
     }
 
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
     pub fn next(&self) -> Ipv4Addr {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.count;
         Ipv4Addr::new(127, 0, 0, 1 + i as u8)
-    }
-}
-
-/// Opens `/api/ws` from `source`, sends `auth` and waits for `ready`.
-pub async fn connect(addr: SocketAddr, source: Ipv4Addr, token: &str) -> anyhow::Result<Ws> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(source.into(), 0)).with_context(|| format!("binding {source}"))?;
-    let stream = socket.connect(addr).await.with_context(|| format!("connecting from {source}"))?;
-    stream.set_nodelay(true)?;
-    // Small buffers: tens of thousands of idle connections must fit in this process too.
-    let config = WebSocketConfig::default().read_buffer_size(16 << 10).write_buffer_size(0);
-    let url = format!("ws://{addr}/api/ws");
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
-    ws.send(WsMessage::Text(json!({ "type": "auth", "token": token }).to_string().into())).await?;
-    loop {
-        let text = next_text(&mut ws, Duration::from_secs(30))
-            .await?
-            .ok_or_else(|| anyhow!("closed before ready"))?;
-        match parse(&text) {
-            Frame::Ready => return Ok(ws),
-            Frame::Error { code, message, .. } => bail!("auth refused: {code}: {message}"),
-            _ => continue,
-        }
-    }
-}
-
-/// The next text frame, or `None` when the socket closed.
-pub async fn next_text(ws: &mut Ws, wait: Duration) -> anyhow::Result<Option<String>> {
-    loop {
-        match tokio::time::timeout(wait, ws.next()).await {
-            Err(_) => bail!("no frame within {wait:?}"),
-            Ok(None) | Ok(Some(Ok(WsMessage::Close(_)))) => return Ok(None),
-            Ok(Some(Ok(WsMessage::Text(t)))) => return Ok(Some(t.as_str().to_owned())),
-            Ok(Some(Ok(_))) => continue,
-            Ok(Some(Err(e))) => return Err(e.into()),
-        }
     }
 }
 

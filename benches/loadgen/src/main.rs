@@ -1,18 +1,22 @@
 //! `parley-loadgen`: drives a Parley appliance the way real clients do (REST to register and
-//! create chats, one WebSocket per device with `auth` and `sync`), runs bounded scenarios that
-//! stop by themselves, checks delivery while it measures, and reports JSON and Markdown.
+//! create chats, one WebSocket or WebTransport session per device with `auth` and `sync`), runs
+//! bounded scenarios that stop by themselves, checks delivery while it measures, and reports
+//! JSON and Markdown. `--compare` turns several JSON reports into one comparison table.
 //!
-//! Layout: `client` (REST, WebSocket, frame parsing), `chat` (the chat engine and its delivery
-//! ledger), `scenarios` (each scenario's setup and measurement), `server` (starting, stopping
-//! and killing a `parley` it was given with `--spawn`), `procfs` (CPU and memory of the server
-//! process), `report` (histograms, results, Markdown).
+//! Layout: `client` (REST, frame parsing), `transport` (WebSocket and WebTransport connections
+//! behind one type), `chat` (the chat engine and its delivery ledger), `scenarios` (each
+//! scenario's setup and measurement), `server` (starting, stopping and killing a `parley` it was
+//! given with `--spawn`), `procfs` (CPU and memory of the server process), `report`
+//! (histograms, results, Markdown), `compare` (reports side by side).
 
 mod chat;
 mod client;
+mod compare;
 mod procfs;
 mod report;
 mod scenarios;
 mod server;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,6 +29,7 @@ use clap::Parser;
 
 use client::{Api, Sources, User};
 use report::{Outcome, Report, ServerUsage};
+use transport::{Dialer, Transport};
 
 /// The instant all send times are measured from (every task of this process shares it).
 pub fn epoch() -> Instant {
@@ -52,6 +57,12 @@ pub struct Args {
     /// Drive an appliance already running at this address (host:port).
     #[arg(long, conflicts_with = "spawn")]
     target: Option<SocketAddr>,
+    /// How the simulated devices connect (the REST calls are the same either way).
+    #[arg(long, value_enum, default_value = "websocket")]
+    transport: Transport,
+    /// Run nothing: write the comparison of these JSON reports (one per transport) as Markdown.
+    #[arg(long, conflicts_with_all = ["target", "spawn"])]
+    compare: Vec<PathBuf>,
     /// Start this `parley` binary on a temp data dir with benchmark limits, and stop it at the end.
     #[arg(long)]
     spawn: Option<PathBuf>,
@@ -133,6 +144,8 @@ impl Args {
 pub struct Ctx {
     pub args: Args,
     pub api: Api,
+    /// Opens the devices' connections over `--transport`.
+    pub dialer: Dialer,
     pub users: Vec<User>,
     /// Per user: the last seq its one simulated device holds in each chat (sent with `sync`).
     pub cursors: Vec<BTreeMap<String, u64>>,
@@ -188,6 +201,7 @@ impl Ctx {
     /// Points the API at the server's new address (after a restart).
     pub fn retarget(&mut self, addr: SocketAddr) {
         self.api = Api::new(addr);
+        self.dialer = self.dialer.retarget(self.api.clone());
         self.pid = self.server.as_ref().map(|s| s.pid());
         self.sampler = self.pid.map(procfs::RssSampler::start);
     }
@@ -226,6 +240,7 @@ async fn register_users(api: &Api, run_id: &str, n: usize, concurrency: usize) -
 async fn run(args: Args) -> anyhow::Result<Report> {
     epoch();
     let machine = procfs::Machine::read();
+    let load_before = procfs::loadavg();
     let mut work_dir = None;
     let (addr, spawned) = match (&args.target, &args.spawn) {
         (Some(a), _) => (*a, None),
@@ -258,11 +273,13 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     setup.insert("registrations/s".into(), n as f64 / secs);
 
     let sampler = pid.map(procfs::RssSampler::start);
+    let sources = Arc::new(Sources::new(args.sources));
     let mut ctx = Ctx {
+        dialer: Dialer::new(args.transport, api.clone(), sources.count()),
         api,
         cursors: vec![BTreeMap::new(); users.len()],
         users,
-        sources: Arc::new(Sources::new(args.sources)),
+        sources,
         server: spawned,
         pid,
         sampler,
@@ -290,6 +307,9 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         );
         outcomes.push(out);
     }
+    if args.transport == Transport::Webtransport {
+        setup.insert("WebTransport handshakes retried (all scenarios)".into(), ctx.dialer.retries() as f64);
+    }
     if let Some(mut s) = ctx.server.take() {
         s.stop().context("stopping the appliance")?;
     }
@@ -299,6 +319,8 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     let passed = outcomes.iter().all(|o| o.passed);
     Ok(Report {
         label: args.label.clone(),
+        transport: args.transport,
+        load_average: [load_before, procfs::loadavg()],
         target: if args.spawn.is_some() {
             format!("spawned {}", args.spawn.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
         } else {
@@ -315,6 +337,14 @@ async fn run(args: Args) -> anyhow::Result<Report> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if !args.compare.is_empty() {
+        let md = compare::markdown(&args.compare)?;
+        match &args.markdown {
+            Some(p) => std::fs::write(p, &md).with_context(|| format!("writing {}", p.display()))?,
+            None => println!("{md}"),
+        }
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(run(args.clone()))?;
     let json = serde_json::to_string_pretty(&report)?;

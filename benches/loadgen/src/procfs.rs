@@ -76,8 +76,14 @@ impl RssSampler {
     }
 }
 
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), as written there.
+pub fn loadavg() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 /// The machine, as `/proc` describes it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     pub cpu_model: String,
     pub cpus: usize,

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::procfs::Machine;
+use crate::transport::Transport;
 
 /// Latencies in microseconds, 1 µs to 5 min, 3 significant digits.
 #[derive(Debug, Clone)]
@@ -46,7 +47,7 @@ impl Lat {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub p50_ms: f64,
@@ -57,7 +58,7 @@ pub struct Percentiles {
 }
 
 /// What the server process used during a scenario (when its pid is known).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerUsage {
     pub cpu_secs: f64,
     /// Server CPU seconds per 1,000 acknowledged messages (compares across machines).
@@ -68,7 +69,7 @@ pub struct ServerUsage {
 }
 
 /// One scenario's result.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Outcome {
     pub name: String,
     pub description: String,
@@ -131,9 +132,14 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub label: String,
+    /// How the simulated devices connected.
+    pub transport: Transport,
+    /// `/proc/loadavg` (1, 5, 15 min) when the run started and when it ended; the run itself
+    /// loads the machine, so the first says what else was running.
+    pub load_average: [String; 2],
     pub target: String,
     pub spawned: bool,
     pub machine: Machine,
@@ -143,7 +149,7 @@ pub struct Report {
     pub passed: bool,
 }
 
-fn num(v: f64) -> String {
+pub fn num(v: f64) -> String {
     if v >= 100.0 {
         // Thousands separated by commas, as the issue's targets are written.
         let s = format!("{:.0}", v);
@@ -183,7 +189,17 @@ impl Report {
         let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", m.cpu_model, m.cpus);
         let _ = writeln!(s, "- Memory: {:.1} GiB; kernel {}", m.mem_gib, m.kernel);
         let _ = writeln!(s, "- Open files limit (soft / hard): {}", m.open_files_limit);
-        let _ = writeln!(s, "- Load generator on the same machine, over 127.0.0.x; target {}", self.target);
+        let _ = writeln!(
+            s,
+            "- Load generator on the same machine, over 127.0.0.x; target {}; devices connect over {}",
+            self.target,
+            self.transport.label()
+        );
+        let _ = writeln!(
+            s,
+            "- Load average (1 / 5 / 15 min): {} at the start, {} at the end",
+            self.load_average[0], self.load_average[1]
+        );
         if !self.label.is_empty() {
             let _ = writeln!(s, "\n**{}**", self.label);
         }
@@ -201,7 +217,7 @@ impl Report {
                 let _ = writeln!(s, "- {k}: {}", num(*v));
             }
         }
-        let _ = writeln!(s, "\n## Results\n");
+        let _ = writeln!(s, "\n## Results ({})\n", self.transport.label());
         let _ = writeln!(
             s,
             "Latencies in ms as p50 / p90 / p99 / p99.9. CPU is the server's user+system time during the \

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use futures_util::SinkExt;
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::*;
 use crate::Ctx;
@@ -74,8 +72,8 @@ pub(super) async fn storm(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     }
     let everyone: Vec<usize> = (0..n).collect();
     let (sockets, _) = chat::connect_all(ctx, &everyone, &ctx.cursors, &ctx.sources).await?;
-    for mut ws in sockets {
-        let _ = ws.close(None).await;
+    for conn in sockets {
+        conn.close().await;
     }
     let t = Instant::now();
     let stored = rest_fill(ctx, &chats, per_chat).await?;
@@ -97,20 +95,18 @@ pub(super) async fn storm(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for u in 0..n {
-        let (addr, source) = (ctx.api.addr, ctx.sources.next());
+        let (dialer, source) = (ctx.dialer.clone(), ctx.sources.next());
         let token = ctx.users[u].token.clone();
         let frame = client::sync_frame(&ctx.cursors[u]);
         let chat_of = chat_of.clone();
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            let mut ws = client::connect(addr, source, &token).await?;
+            let mut conn = dialer.connect(source, &token).await?;
             let connected = t.elapsed();
-            ws.send(WsMessage::Text(frame.into())).await?;
+            conn.send(frame).await?;
             let mut got: Vec<(usize, u64, u64)> = Vec::new();
             loop {
-                let text = client::next_text(&mut ws, Duration::from_secs(60))
-                    .await?
-                    .context("closed during sync")?;
+                let text = conn.next_text(Duration::from_secs(60)).await?.context("closed during sync")?;
                 match client::parse(&text) {
                     Frame::Message(e) => {
                         let chat = *chat_of.get(e.chat_id.as_ref()).context("a message of another chat")?;
@@ -122,7 +118,7 @@ pub(super) async fn storm(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
                 }
             }
             let done = t.elapsed();
-            let _ = ws.close(None).await;
+            conn.close().await;
             anyhow::Ok((u, connected, done, got))
         }));
     }

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use futures_util::SinkExt;
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::*;
 use crate::chat::{self, fingerprint};
@@ -15,12 +13,12 @@ use crate::client::{self, Frame};
 use crate::report::{Lat, Outcome};
 use crate::{Ctx, wait_ready};
 
-/// Idle connections: how much server memory each authenticated, synced WebSocket holds.
+/// Idle connections: how much server memory each authenticated, synced connection holds.
 pub(super) async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let mut want = ctx.args.idle();
     let mut out = Outcome::new(
         "idle",
-        "Idle connections: many authenticated, synced WebSockets (several per user, spread over \
+        "Idle connections: many authenticated, synced connections (several per user, spread over \
          127.0.0.x source addresses) held open on a freshly restarted server; server memory per \
          connection is the RSS growth divided by the number of connections.",
     );
@@ -62,18 +60,16 @@ pub(super) async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let mut tasks = Vec::with_capacity(want);
     for i in 0..want {
         let u = i % ctx.users.len();
-        let (addr, source, sem) = (ctx.api.addr, ctx.sources.next(), sem.clone());
+        let (dialer, source, sem) = (ctx.dialer.clone(), ctx.sources.next(), sem.clone());
         let token = ctx.users[u].token.clone();
         let frame = client::sync_frame(&ctx.cursors[u]);
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await?;
             let t = Instant::now();
-            let mut ws = client::connect(addr, source, &token).await?;
-            ws.send(WsMessage::Text(frame.into())).await?;
+            let mut conn = dialer.connect(source, &token).await?;
+            conn.send(frame).await?;
             loop {
-                let text = client::next_text(&mut ws, Duration::from_secs(60))
-                    .await?
-                    .context("closed during sync")?;
+                let text = conn.next_text(Duration::from_secs(60)).await?.context("closed during sync")?;
                 match client::parse(&text) {
                     Frame::SyncDone { messages: 0 } => break,
                     Frame::SyncDone { messages } => {
@@ -82,16 +78,16 @@ pub(super) async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
                     _ => {}
                 }
             }
-            anyhow::Ok((ws, t.elapsed()))
+            anyhow::Ok((conn, t.elapsed()))
         }));
     }
     let mut sockets = Vec::with_capacity(want);
     let mut lat = Lat::default();
     for t in tasks {
         match t.await? {
-            Ok((ws, d)) => {
+            Ok((conn, d)) => {
                 lat.record(d);
-                sockets.push(ws);
+                sockets.push(conn);
             }
             Err(e) => out.error(format!("{e:#}")),
         }
@@ -104,10 +100,10 @@ pub(super) async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     // Still alive: a ping on a sample of the connections gets its pong.
     let mut alive = 0;
     let step = (sockets.len() / 50).max(1);
-    for ws in sockets.iter_mut().step_by(step) {
-        ws.send(WsMessage::Text(r#"{"type":"ping","nonce":1}"#.into())).await?;
+    for conn in sockets.iter_mut().step_by(step) {
+        conn.send(r#"{"type":"ping","nonce":1}"#.into()).await?;
         loop {
-            let text = client::next_text(ws, Duration::from_secs(30)).await?.context("closed while idle")?;
+            let text = conn.next_text(Duration::from_secs(30)).await?.context("closed while idle")?;
             if text.contains(r#""type":"pong""#) {
                 alive += 1;
                 break;
@@ -132,7 +128,7 @@ pub(super) async fn idle(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     if out.errors > 0 {
         out.fail(format!("{} connections failed", out.errors));
     }
-    let close = sockets.into_iter().map(|mut ws| tokio::spawn(async move { ws.close(None).await }));
+    let close = sockets.into_iter().map(|conn| tokio::spawn(conn.close()));
     for c in close.collect::<Vec<_>>() {
         let _ = c.await;
     }
@@ -199,15 +195,15 @@ pub(super) async fn restart(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let mut tasks = Vec::new();
     let stop_at = Instant::now() + Duration::from_secs(2);
     for (ci, c) in chats.iter().enumerate() {
-        let (addr, source) = (ctx.api.addr, ctx.sources.next());
+        let (dialer, source) = (ctx.dialer.clone(), ctx.sources.next());
         let token = ctx.users[c.members[0]].token.clone();
         let (chat_id, acked) = (c.id.clone(), acked.clone());
         let sync = client::sync_frame(&ctx.cursors[c.members[0]]);
         tasks.push(tokio::spawn(async move {
-            let mut ws = client::connect(addr, source, &token).await?;
+            let mut conn = dialer.connect(source, &token).await?;
             // Acks come through the live stream, which starts with the first sync.
-            ws.send(WsMessage::Text(sync.into())).await?;
-            while let Some(text) = client::next_text(&mut ws, Duration::from_secs(60)).await? {
+            conn.send(sync).await?;
+            while let Some(text) = conn.next_text(Duration::from_secs(60)).await? {
                 if let Frame::SyncDone { .. } = client::parse(&text) {
                     break;
                 }
@@ -217,13 +213,13 @@ pub(super) async fn restart(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
                 for _ in 0..4 {
                     let f = serde_json::json!({"type": "send", "chat_id": chat_id, "client_id": format!("k{ci}.{n}"), "text": format!("before the kill {n}")});
                     n += 1;
-                    if ws.send(WsMessage::Text(f.to_string().into())).await.is_err() {
+                    if conn.send(f.to_string()).await.is_err() {
                         return anyhow::Ok(());
                     }
                 }
                 let mut pending = 4;
                 while pending > 0 {
-                    let Ok(Some(text)) = client::next_text(&mut ws, Duration::from_secs(30)).await else {
+                    let Ok(Some(text)) = conn.next_text(Duration::from_secs(30)).await else {
                         return Ok(());
                     };
                     if let Frame::Ack { entry, .. } = client::parse(&text) {
@@ -241,15 +237,17 @@ pub(super) async fn restart(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let server = ctx.server.as_mut().context("server")?;
     server.kill9()?;
     let t = Instant::now();
-    for task in tasks {
-        let _ = task.await;
-    }
-    let server = ctx.server.as_mut().context("server")?;
     server.restart()?;
     let addr = server.addr;
     ctx.retarget(addr);
     wait_ready(&ctx.api, Duration::from_secs(120)).await?;
     out.figures.insert("kill -9: ready after (s)".into(), t.elapsed().as_secs_f64());
+    // The senders have seen every ack they will get; over UDP nothing tells them the server
+    // died (a QUIC connection only times out), so they are not waited for.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for task in tasks {
+        task.abort();
+    }
     let acked = std::mem::take(&mut *acked.lock().expect("lock"));
     out.figures.insert("messages acked before the kill".into(), acked.len() as f64);
     // Every acked message is in the history at its seq.
