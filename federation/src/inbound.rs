@@ -8,7 +8,9 @@ use parley_types::ServerName;
 
 use crate::ids::PeerId;
 use crate::invite::unix_now;
-use crate::manager::{Admit, Inner, Link, peer_certificate};
+use crate::manager::Inner;
+use crate::outbound::peer_certificate;
+use crate::peers::{Admit, Link};
 use crate::rules::{Violation, check_transaction};
 use crate::store::{InboundTransaction, PeerRecord, Trust};
 use crate::wire::{
@@ -41,9 +43,15 @@ async fn classify(inner: Arc<Inner>, conn: quinn::Connection) {
         return conn.close(ErrorCode::Unpinned.as_u32().into(), b"no certificate");
     };
     if let Some(record) = inner.peer_by_fingerprint(&fp) {
-        return inner.register(record.peer_id(), conn);
+        return inner.register(record.peer_id(), conn, false);
     }
-    if let Some(ca) = &inner.ca {
+    if let Some(ca) = &inner.ca
+        && !info
+            .dns_names
+            .iter()
+            .filter_map(|n| ServerName::parse(n).ok())
+            .any(|n| inner.table.read().is_revoked_name(&n))
+    {
         let certs = conn
             .peer_identity()
             .and_then(|id| id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok());
@@ -51,7 +59,7 @@ async fn classify(inner: Arc<Inner>, conn: quinn::Connection) {
             certs.as_ref().and_then(|c| c.split_first()).and_then(|(leaf, rest)| ca.client_name(leaf, rest));
         if let (Some(name), Some(public_key)) = (name, info.public_key.clone()) {
             let record = PeerRecord {
-                address: format!("{}:{}", name, inner.config.default_port),
+                address: ca.address_of(&name, inner.config.default_port),
                 server_name: name,
                 fingerprint: fp,
                 public_key,
@@ -63,7 +71,7 @@ async fn classify(inner: Arc<Inner>, conn: quinn::Connection) {
                 tracing::warn!(error = %e, "could not store CA-trusted peer");
                 return conn.close(ErrorCode::TryLater.as_u32().into(), b"storage unavailable");
             }
-            return inner.register(record.peer_id(), conn);
+            return inner.register(record.peer_id(), conn, false);
         }
     }
     // A stranger: it may only run the peering handshake.
@@ -73,7 +81,7 @@ async fn classify(inner: Arc<Inner>, conn: quinn::Connection) {
     let done =
         tokio::time::timeout(inner.config.peering_timeout, serve_peering(&inner, &conn, fp, info)).await;
     match done {
-        Ok(Ok(record)) => inner.register(record.peer_id(), conn),
+        Ok(Ok(record)) => inner.register(record.peer_id(), conn, false),
         Ok(Err((code, reason))) => {
             tracing::warn!(%fp, ?code, %reason, "federation connection from an unpinned certificate refused");
             conn.close(code.as_u32().into(), reason.as_bytes());

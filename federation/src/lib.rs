@@ -49,8 +49,10 @@
 //!   a per-peer rate limit, and the [`ErrorCode`] a peer is cut off with, logged with a reason.
 //!
 //! Layout: `identity` (key, certificate), `invite`, `tls` (verifiers), `wire` (frames, events),
-//! `signing`, `rules` (checks on inbound transactions), `manager` (the [`Federation`] handle,
-//! outbound), `inbound` (accepting and serving), `store` (the core's traits), `backoff`.
+//! `signing`, `rules` (checks on inbound transactions), `manager` (the [`Federation`] handle),
+//! `peers` (pin table, per-peer state), `outbound` (connecting, requests), `inbound`
+//! (accepting and serving), `store` (the core's traits), `backoff`, and `testing` (feature
+//! `testing`: raw frames for rogue-peer tests).
 
 mod backoff;
 mod error;
@@ -59,9 +61,13 @@ mod ids;
 mod inbound;
 mod invite;
 mod manager;
+mod outbound;
+mod peers;
 mod rules;
 mod signing;
 mod store;
+#[cfg(feature = "testing")]
+mod testing;
 mod tls;
 pub mod wire;
 

@@ -2,27 +2,28 @@
 //! inbound connections and makes outbound ones; each peer has at most one connection in use
 //! (the newest), reused for every request, a stream per request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use parley_types::{MediaId, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::sync::{Semaphore, broadcast};
 
 use crate::backoff::PeerWatch;
 use crate::error::{FederationError, Result};
-use crate::identity::{Identity, inspect_certificate};
+use crate::identity::Identity;
 use crate::ids::{Fingerprint, PeerId, PublicKey};
 use crate::invite::{Invite, unix_now};
+use crate::outbound::{conn_error, peer_certificate, read_response, request};
+use crate::peers::{Link, PeerTable};
 use crate::store::{Dedup, InboundHandler, PeerRecord, PeerStore, Trust};
 use crate::tls::{self, CaTrust, CaVerifiers, Expect};
 use crate::wire::{
-    self, Ack, Answer, ErrorCode, MAX_EVENT_BYTES, MAX_EVENTS_PER_TXN, MAX_FRAME_BYTES, Query, Request,
-    Response, Transaction,
+    self, Ack, Answer, ErrorCode, MAX_EVENT_BYTES, MAX_EVENTS_PER_TXN, Query, Request, Response, Transaction,
 };
 
 /// Tunables; [`FederationConfig::default`] suits production, tests shorten the timers.
@@ -102,6 +103,8 @@ pub struct PeerStats {
     pub trust: Trust,
     pub revoked: bool,
     pub connected: bool,
+    /// Live connections (1 normally; 2 briefly after a simultaneous connect).
+    pub connections: usize,
     /// Smoothed RTT of the connection in use, from quinn.
     pub rtt: Option<Duration>,
     /// Last transaction this server sent and the peer acknowledged.
@@ -109,109 +112,6 @@ pub struct PeerStats {
     pub frames_in: u64,
     pub frames_out: u64,
     pub cutoffs: u64,
-}
-
-/// The pins the TLS verifiers consult (in memory; the core's store is the durable copy).
-#[derive(Debug, Default)]
-pub(crate) struct PeerTable {
-    records: HashMap<ServerName, PeerRecord>,
-    by_fp: HashMap<Fingerprint, ServerName>,
-    revoked: HashSet<Fingerprint>,
-    learned_keys: HashMap<ServerName, PublicKey>,
-}
-
-impl PeerTable {
-    pub fn is_revoked(&self, fp: &Fingerprint) -> bool {
-        self.revoked.contains(fp)
-    }
-    pub fn by_fingerprint(&self, fp: &Fingerprint) -> Option<&PeerRecord> {
-        self.by_fp.get(fp).and_then(|n| self.records.get(n))
-    }
-    pub fn active(&self, name: &ServerName) -> Option<&PeerRecord> {
-        self.records.get(name).filter(|r| !r.is_revoked())
-    }
-    pub fn insert(&mut self, r: PeerRecord) {
-        if r.is_revoked() {
-            self.revoked.insert(r.fingerprint);
-            self.by_fp.remove(&r.fingerprint);
-        } else {
-            if let Some(old) = self.records.get(&r.server_name) {
-                self.by_fp.remove(&old.fingerprint);
-            }
-            self.by_fp.insert(r.fingerprint, r.server_name.clone());
-        }
-        self.records.insert(r.server_name.clone(), r);
-    }
-    fn key_of(&self, name: &ServerName) -> Option<PublicKey> {
-        self.active(name).map(|r| r.public_key.clone()).or_else(|| self.learned_keys.get(name).cloned())
-    }
-}
-
-/// A peer's live state.
-#[derive(Debug)]
-pub(crate) struct Link {
-    /// Live connections, newest last; the newest carries outbound requests.
-    conns: Mutex<Vec<quinn::Connection>>,
-    connecting: tokio::sync::Mutex<()>,
-    generation: watch::Sender<u64>,
-    pub frames_in: AtomicU64,
-    pub frames_out: AtomicU64,
-    pub cutoffs: AtomicU64,
-    last_delivery: Mutex<Option<SystemTime>>,
-    bucket: Mutex<Bucket>,
-    pub in_flight: Mutex<HashSet<crate::ids::TxnId>>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-/// Outcome of asking the rate limiter.
-pub(crate) enum Admit {
-    Yes,
-    SlowDown,
-    CutOff,
-}
-
-impl Link {
-    fn new(burst: f64) -> Self {
-        Self {
-            conns: Mutex::new(Vec::new()),
-            connecting: tokio::sync::Mutex::new(()),
-            generation: watch::channel(0).0,
-            frames_in: AtomicU64::new(0),
-            frames_out: AtomicU64::new(0),
-            cutoffs: AtomicU64::new(0),
-            last_delivery: Mutex::new(None),
-            bucket: Mutex::new(Bucket { tokens: burst, at: Instant::now() }),
-            in_flight: Mutex::new(HashSet::new()),
-        }
-    }
-
-    fn current(&self) -> Option<quinn::Connection> {
-        let mut conns = self.conns.lock();
-        conns.retain(|c| c.close_reason().is_none());
-        conns.last().cloned()
-    }
-
-    /// Token bucket. A peer told to slow down that keeps going until it owes a whole burst
-    /// is cut off.
-    pub fn admit(&self, rate: f64, burst: f64) -> Admit {
-        let mut b = self.bucket.lock();
-        let now = Instant::now();
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
-        b.at = now;
-        b.tokens -= 1.0;
-        if b.tokens >= 0.0 {
-            Admit::Yes
-        } else if b.tokens > -burst {
-            Admit::SlowDown
-        } else {
-            Admit::CutOff
-        }
-    }
 }
 
 pub(crate) struct Inner {
@@ -400,7 +300,7 @@ impl Federation {
             revoked_at: None,
         };
         inner.add_peer(record.clone()).await?;
-        inner.register(record.peer_id(), conn);
+        inner.register(record.peer_id(), conn, true);
         Ok(record)
     }
 
@@ -431,10 +331,7 @@ impl Federation {
             table.insert(record.clone());
             record
         };
-        let link = inner.link(peer);
-        for c in link.conns.lock().drain(..) {
-            c.close(ErrorCode::Revoked.as_u32().into(), b"revoked");
-        }
+        inner.link(peer).close_all(ErrorCode::Revoked.as_u32(), b"revoked");
         tracing::warn!(%peer, "federation peer revoked");
         let _ = inner.events.send(PeerEvent::Revoked(peer.clone()));
         inner.store.save_peer(&record).await?;
@@ -539,6 +436,7 @@ impl Federation {
                     trust: r.trust,
                     revoked: r.is_revoked(),
                     connected: conn.is_some(),
+                    connections: link.live_connections(),
                     rtt: conn.map(|c| c.rtt()),
                     last_delivery: *link.last_delivery.lock(),
                     frames_in: link.frames_in.load(Ordering::Relaxed),
@@ -554,272 +452,5 @@ impl Federation {
     pub async fn shutdown(&self) {
         self.inner.endpoint.close(ErrorCode::Shutdown.as_u32().into(), b"shutdown");
         let _ = tokio::time::timeout(Duration::from_secs(2), self.inner.endpoint.wait_idle()).await;
-    }
-}
-
-impl Inner {
-    pub(crate) fn link(&self, peer: &PeerId) -> Arc<Link> {
-        self.links
-            .lock()
-            .entry(peer.clone())
-            .or_insert_with(|| Arc::new(Link::new(self.config.rate_burst)))
-            .clone()
-    }
-
-    pub(crate) fn key_of(&self, name: &ServerName) -> Option<PublicKey> {
-        if name == self.identity.server_name() {
-            return Some(self.identity.public_key().clone());
-        }
-        self.table.read().key_of(name)
-    }
-
-    pub(crate) fn active_peer(&self, name: &ServerName) -> Option<PeerRecord> {
-        self.table.read().active(name).cloned()
-    }
-
-    pub(crate) fn peer_by_fingerprint(&self, fp: &Fingerprint) -> Option<PeerRecord> {
-        self.table.read().by_fingerprint(fp).cloned()
-    }
-
-    pub(crate) async fn add_peer(&self, record: PeerRecord) -> Result<()> {
-        self.store.save_peer(&record).await?;
-        self.table.write().insert(record.clone());
-        tracing::info!(peer = %record.server_name, fingerprint = %record.fingerprint, "federation peer pinned");
-        let _ = self.events.send(PeerEvent::Peered(record));
-        Ok(())
-    }
-
-    /// Makes `conn` the peer's connection in use and serves its inbound streams.
-    pub(crate) fn register(self: &Arc<Self>, peer: PeerId, conn: quinn::Connection) {
-        let link = self.link(&peer);
-        let was_down = {
-            let mut conns = link.conns.lock();
-            conns.retain(|c| c.close_reason().is_none());
-            let was_down = conns.is_empty();
-            conns.push(conn.clone());
-            was_down
-        };
-        link.generation.send_modify(|g| *g += 1);
-        if was_down {
-            tracing::info!(%peer, "federation peer connected");
-            let _ = self.events.send(PeerEvent::Connected(peer.clone()));
-        }
-        tokio::spawn(crate::inbound::serve_connection(self.clone(), peer, conn, link));
-    }
-
-    pub(crate) fn connection_closed(
-        &self,
-        peer: &PeerId,
-        link: &Link,
-        conn: &quinn::Connection,
-        reason: String,
-    ) {
-        let now_down = {
-            let mut conns = link.conns.lock();
-            conns.retain(|c| c.stable_id() != conn.stable_id() && c.close_reason().is_none());
-            conns.is_empty()
-        };
-        if now_down {
-            tracing::info!(%peer, %reason, "federation peer disconnected");
-            let _ = self.events.send(PeerEvent::Disconnected { peer: peer.clone(), reason });
-        }
-    }
-
-    pub(crate) fn cut_off(&self, peer: &PeerId, conn: &quinn::Connection, code: ErrorCode, reason: &str) {
-        tracing::warn!(%peer, ?code, reason, "federation peer cut off");
-        self.link(peer).cutoffs.fetch_add(1, Ordering::Relaxed);
-        conn.close(code.as_u32().into(), reason.as_bytes());
-        let _ = self.events.send(PeerEvent::CutOff { peer: peer.clone(), code, reason: reason.to_owned() });
-    }
-
-    async fn connect_to(
-        &self,
-        address: &str,
-        expect: Expect,
-        server_name: &ServerName,
-    ) -> Result<quinn::Connection> {
-        let addr = tokio::net::lookup_host(address)
-            .await
-            .map_err(|_| FederationError::Address(address.to_owned()))?
-            .next()
-            .ok_or_else(|| FederationError::Address(address.to_owned()))?;
-        let config = tls::client_config(
-            &self.identity,
-            expect,
-            self.table.clone(),
-            self.ca.clone(),
-            self.transport.clone(),
-        )?;
-        let connecting = self
-            .endpoint
-            .connect_with(config, addr, server_name.as_str())
-            .map_err(|e| FederationError::Connect(e.to_string()))?;
-        match tokio::time::timeout(self.config.connect_timeout, connecting).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(conn_error(e)),
-            Err(_) => Err(FederationError::Timeout),
-        }
-    }
-
-    /// The peer's connection in use, made if there is none.
-    pub(crate) async fn connection(self: &Arc<Self>, peer: &PeerId) -> Result<quinn::Connection> {
-        let link = self.link(peer);
-        if let Some(c) = link.current() {
-            return Ok(c);
-        }
-        let _one_at_a_time = link.connecting.lock().await;
-        if let Some(c) = link.current() {
-            return Ok(c);
-        }
-        let (expect, address) = match self.active_peer(peer.server_name()) {
-            Some(r) => match r.trust {
-                Trust::Pinned => (Expect::Pinned(r.fingerprint), r.address),
-                Trust::Ca => (Expect::Ca(r.server_name.clone()), r.address),
-            },
-            None => match &self.ca {
-                Some(ca) if ca.allowed.contains(peer.server_name()) => (
-                    Expect::Ca(peer.server_name().clone()),
-                    format!("{}:{}", peer.server_name(), self.config.default_port),
-                ),
-                _ => return Err(FederationError::NotPeered(peer.to_string())),
-            },
-        };
-        let conn = self.connect_to(&address, expect.clone(), peer.server_name()).await?;
-        if let Expect::Ca(_) = expect
-            && self.active_peer(peer.server_name()).is_none()
-        {
-            let (fingerprint, info) = peer_certificate(&conn)?;
-            let public_key = info
-                .public_key
-                .ok_or_else(|| FederationError::Certificate("peer key is not ECDSA P-256".into()))?;
-            self.add_peer(PeerRecord {
-                server_name: peer.server_name().clone(),
-                fingerprint,
-                public_key,
-                address,
-                trust: Trust::Ca,
-                added_at: unix_now(),
-                revoked_at: None,
-            })
-            .await?;
-        }
-        self.register(peer.clone(), conn.clone());
-        Ok(conn)
-    }
-
-    /// One request/response exchange with `peer`. A connection found dead when opening the
-    /// stream (idle timeout, peer restart) is replaced once.
-    async fn call(self: &Arc<Self>, peer: &PeerId, req: &Request) -> Result<Response> {
-        if self.active_peer(peer.server_name()).is_none() && self.ca.is_none() {
-            return Err(FederationError::NotPeered(peer.to_string()));
-        }
-        let link = self.link(peer);
-        let mut conn = self.connection(peer).await?;
-        if conn.close_reason().is_some() {
-            conn = self.connection(peer).await?;
-        }
-        link.frames_out.fetch_add(1, Ordering::Relaxed);
-        let resp = match request(&conn, req, self.config.request_timeout).await {
-            Err(FederationError::Connection(_)) if conn.close_reason().is_some() => {
-                let reason = conn.close_reason().map(|r| r.to_string()).unwrap_or_default();
-                self.connection_closed(peer, &link, &conn, reason);
-                let conn = self.connection(peer).await?;
-                request(&conn, req, self.config.request_timeout).await
-            }
-            r => r,
-        }?;
-        link.frames_in.fetch_add(1, Ordering::Relaxed);
-        Ok(resp)
-    }
-}
-
-/// The verified certificate of a connection's peer.
-pub(crate) fn peer_certificate(conn: &quinn::Connection) -> Result<(Fingerprint, crate::identity::CertInfo)> {
-    let certs = conn
-        .peer_identity()
-        .and_then(|id| id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok())
-        .ok_or_else(|| FederationError::Certificate("peer sent no certificate".into()))?;
-    let leaf =
-        certs.first().ok_or_else(|| FederationError::Certificate("peer sent no certificate".into()))?;
-    Ok((Fingerprint::of_der(leaf), inspect_certificate(leaf)?))
-}
-
-pub(crate) fn conn_error(e: quinn::ConnectionError) -> FederationError {
-    match e {
-        quinn::ConnectionError::ApplicationClosed(c) => FederationError::ClosedByPeer {
-            code: u32::try_from(c.error_code.into_inner())
-                .ok()
-                .and_then(ErrorCode::from_u32)
-                .unwrap_or(ErrorCode::Internal),
-            reason: String::from_utf8_lossy(&c.reason).into_owned(),
-        },
-        other => FederationError::Connection(other),
-    }
-}
-
-async fn read_response(conn: &quinn::Connection, recv: &mut quinn::RecvStream) -> Result<Response> {
-    match wire::read_frame::<_, Response>(recv, MAX_FRAME_BYTES).await {
-        Ok(r) => Ok(r),
-        // A reset stream or missing answer usually means the connection was closed: report
-        // the close reason (the peer's cut-off code), which says more.
-        Err(e) => Err(match conn.close_reason() {
-            Some(reason) => conn_error(reason),
-            None => FederationError::Frame(e.to_string()),
-        }),
-    }
-}
-
-/// Opens a stream, sends `req`, reads the one answer.
-pub(crate) async fn request(conn: &quinn::Connection, req: &Request, timeout: Duration) -> Result<Response> {
-    let exchange = async {
-        let (mut send, mut recv) = conn.open_bi().await.map_err(conn_error)?;
-        wire::write_frame(&mut send, req).await.map_err(|e| FederationError::Stream(e.to_string()))?;
-        let _ = send.finish();
-        read_response(conn, &mut recv).await
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(r) => r,
-        Err(_) => Err(FederationError::Timeout),
-    }
-}
-
-/// Test support: send raw bytes to a peer over its connection, bypassing every local
-/// check, to show how the receiver treats rule breakers.
-#[cfg(feature = "testing")]
-impl Federation {
-    /// Writes `bytes` verbatim (length prefix included, or not) on a new stream and reads
-    /// the answer.
-    pub async fn testing_send_raw(&self, peer: &PeerId, bytes: &[u8]) -> Result<Response> {
-        let conn = self.inner.connection(peer).await?;
-        let exchange = async {
-            let (mut send, mut recv) = conn.open_bi().await.map_err(conn_error)?;
-            send.write_all(bytes).await.map_err(|e| FederationError::Stream(e.to_string()))?;
-            let _ = send.finish();
-            read_response(&conn, &mut recv).await
-        };
-        tokio::time::timeout(self.inner.config.request_timeout, exchange)
-            .await
-            .map_err(|_| FederationError::Timeout)?
-    }
-
-    /// `testing_send_raw` with a request serialized as a versioned frame.
-    pub async fn testing_send_request(&self, peer: &PeerId, req: &Request) -> Result<Response> {
-        let body = wire::encode(req);
-        let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
-        bytes.extend_from_slice(&body);
-        self.testing_send_raw(peer, &bytes).await
-    }
-
-    /// Connects to `address` trusting `fingerprint` (no pin kept) and returns the connection's
-    /// first answer to `req`: what an unpinned stranger gets.
-    pub async fn testing_stranger_request(
-        &self,
-        address: &str,
-        server_name: &ServerName,
-        fingerprint: Fingerprint,
-        req: &Request,
-    ) -> Result<Response> {
-        let conn = self.inner.connect_to(address, Expect::Pinned(fingerprint), server_name).await?;
-        request(&conn, req, self.inner.config.request_timeout).await
     }
 }

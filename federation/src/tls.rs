@@ -5,7 +5,7 @@
 //! an invitee can run the peering exchange; the connection then carries nothing but that
 //! exchange (enforced in `manager`). Revoked fingerprints are refused during the handshake.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -21,21 +21,24 @@ use rustls::{
 use crate::error::{FederationError, Result};
 use crate::identity::{Identity, inspect_certificate};
 use crate::ids::Fingerprint;
-use crate::manager::PeerTable;
+use crate::peers::PeerTable;
 use crate::wire::ALPN;
 
 /// Optional CA trust: peers whose certificate chains to `roots` and names a server in `allowed`
 /// are accepted without an invite.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CaTrust {
     pub roots: Vec<CertificateDer<'static>>,
     pub allowed: HashSet<ServerName>,
+    /// Where to reach an allowed server (`host:port`); by default `server_name:default_port`.
+    pub addresses: HashMap<ServerName, String>,
 }
 
 pub(crate) struct CaVerifiers {
     client: Arc<dyn ClientCertVerifier>,
     server: Arc<dyn ServerCertVerifier>,
     pub allowed: HashSet<ServerName>,
+    addresses: HashMap<ServerName, String>,
 }
 
 impl std::fmt::Debug for CaVerifiers {
@@ -58,7 +61,11 @@ impl CaVerifiers {
         let server = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| FederationError::Certificate(format!("CA: {e}")))?;
-        Ok(Self { client, server, allowed: ca.allowed.clone() })
+        Ok(Self { client, server, allowed: ca.allowed.clone(), addresses: ca.addresses.clone() })
+    }
+
+    pub fn address_of(&self, name: &ServerName, default_port: u16) -> String {
+        self.addresses.get(name).cloned().unwrap_or_else(|| format!("{name}:{default_port}"))
     }
 
     /// The allowed server name the certificate is for, if it chains to the CA.

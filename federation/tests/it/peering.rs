@@ -200,3 +200,27 @@ async fn sending_to_a_stopped_peer_fails_retryably() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_simultaneous_connect_settles_on_one_connection_both_sides_agree_on() {
+    bounded(LIMIT, async {
+        let (a, b) = (Node::start("a.test").await, Node::start("b.test").await);
+        peer(&a, &b).await; // B → A
+        pinned(&a, &b).await;
+        a.fed.testing_connect_again(&b.id()).await.unwrap(); // A → B, moments later
+        let conns =
+            |n: &Node, other: &Node| n.fed.stats().iter().find(|s| s.peer == other.id()).unwrap().connections;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!((conns(&a, &b), conns(&b, &a)), (2, 2));
+        // The loser (opened by b.test, the larger name) is closed after its grace period.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!((conns(&a, &b), conns(&b, &a)), (1, 1));
+        let chat = a.chat();
+        b.fed.send_transaction(&a.id(), &b.txn(vec![b.message(&chat, "bob", "still here")])).await.unwrap();
+        a.fed.send_transaction(&b.id(), &a.txn(vec![a.message(&chat, "ana", "me too")])).await.unwrap();
+        assert_eq!((conns(&a, &b), conns(&b, &a)), (1, 1));
+        a.fed.shutdown().await;
+        b.fed.shutdown().await;
+    })
+    .await;
+}

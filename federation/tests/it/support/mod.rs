@@ -177,7 +177,16 @@ impl Node {
     }
 
     pub async fn start_with(name: &str, config: FederationConfig, socket: UdpSocket) -> Node {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(name, config, socket, tempfile::tempdir().unwrap()).await
+    }
+
+    /// With a data dir prepared by the test (e.g. holding a CA-issued identity).
+    pub async fn start_in(
+        name: &str,
+        config: FederationConfig,
+        socket: UdpSocket,
+        dir: tempfile::TempDir,
+    ) -> Node {
         let name = ServerName::parse(name).unwrap();
         let identity = Identity::load_or_generate(dir.path(), &name).unwrap();
         let store = Arc::new(MemoryStore::default());
