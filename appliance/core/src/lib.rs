@@ -4,7 +4,8 @@
 //!
 //! Layout: `accounts` (registration, login, tokens, profiles, contacts), `chats` (chat
 //! queries and membership commands), `live` (connections, sync, receipts, typing, presence),
-//! `writer` (the single task that orders and commits every chat change), `hub` (connection
+//! `writer` (the tasks that order and commit every chat change, each owning a share of the
+//! chats), `hub` (connection
 //! registry and fan-out), `chat_state` (membership cache), `tokens` and `passwords`.
 
 // The embedded database's query futures are deep; computing their layout (release builds)
@@ -63,9 +64,10 @@ pub(crate) struct Inner {
     pub runtime: RwLock<Arc<parley_types::api::RuntimeSettings>>,
     pub limiters: RwLock<Arc<runtime::Limiters>>,
     pub settings_lock: Mutex<()>,
-    pub writer: mpsc::Sender<writer::Job>,
-    writer_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Stops the writer (it holds an `Inner`, so it would otherwise keep the store open).
+    /// One queue per writer shard; a chat always goes to the same shard (`writer::shard_of`).
+    pub writers: Vec<mpsc::Sender<writer::Job>>,
+    writer_tasks: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Stops the writers (they hold an `Inner`, so they would otherwise keep the store open).
     pub stop: tokio_util::sync::CancellationToken,
     pub metrics: metrics::Metrics,
     pub search: parley_search::Search,
@@ -106,7 +108,7 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     /// Starts the core over an opened store: loads the signing keys from the data dir and the
-    /// console's settings from the database, and starts the chat writer and the background
+    /// console's settings from the database, and starts the chat writers and the background
     /// jobs (LDAP sync, backups, retention, dashboard sampling).
     pub async fn start(settings: Settings, store: Store) -> Result<Self> {
         let server = settings.server_name();
@@ -114,7 +116,8 @@ impl Core {
             parley_search::Search::open(&parley_search::Search::dir_in(&settings.storage.data_dir))?;
         let key_path = settings.storage.data_dir.join("keys").join("jwt.json");
         let tokens = tokens::TokenService::load(&key_path, &server, settings.auth.access_token_ttl_secs)?;
-        let (tx, rx) = mpsc::channel(settings.storage.max_batch * 8);
+        let (txs, rxs): (Vec<_>, Vec<_>) =
+            (0..writer::shards()).map(|_| mpsc::channel(settings.storage.max_batch * 8)).unzip();
         let rt = runtime::from_config(&settings);
         let inner = Arc::new(Inner {
             limiters: RwLock::new(Arc::new(runtime::Limiters::new(&rt))),
@@ -127,8 +130,8 @@ impl Core {
             hub: hub::Hub::default(),
             chats: DashMap::new(),
             sessions: DashMap::new(),
-            writer: tx,
-            writer_task: parking_lot::Mutex::new(None),
+            writers: txs,
+            writer_tasks: parking_lot::Mutex::new(Vec::new()),
             stop: tokio_util::sync::CancellationToken::new(),
             metrics: metrics::Metrics::new(),
             search,
@@ -146,8 +149,8 @@ impl Core {
             history: parking_lot::Mutex::new(stats::History::default()),
             started: std::time::Instant::now(),
         });
-        let task = writer::spawn(inner.clone(), rx);
-        *inner.writer_task.lock() = Some(task);
+        let tasks = rxs.into_iter().map(|rx| writer::spawn(inner.clone(), rx)).collect();
+        *inner.writer_tasks.lock() = tasks;
         // The index is derived data: bring it up to date in the background while serving.
         let catching_up = inner.clone();
         tokio::spawn(async move {
@@ -188,12 +191,12 @@ impl Core {
         Ok(core)
     }
 
-    /// Commits what is queued, stops the writer and releases the database once the last
+    /// Commits what is queued, stops the writers and releases the database once the last
     /// `Core` handle is dropped.
     pub async fn shutdown(&self) {
         self.inner.stop.cancel();
-        let task = self.inner.writer_task.lock().take();
-        if let Some(t) = task {
+        let tasks = std::mem::take(&mut *self.inner.writer_tasks.lock());
+        for t in tasks {
             let _ = t.await;
         }
         let search = self.inner.search.clone();
@@ -319,7 +322,7 @@ impl Inner {
     ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
         let (tx, rx) = oneshot::channel();
         let received = std::time::Instant::now();
-        self.writer
+        self.writers[writer::shard_of(&op, self.writers.len())]
             .send(writer::Job { op, origin, reply: tx, received })
             .await
             .map_err(|_| CoreError::Unavailable)?;

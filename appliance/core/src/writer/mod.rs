@@ -1,13 +1,21 @@
-//! The single chat writer: every change to a chat's log or membership passes through this
-//! one task, which makes ordering and authorization checks race-free (a removed member cannot
-//! slip a message in after their removal) and groups many operations into one commit.
+//! The chat writers: every change to a chat's log or membership passes through the one writer
+//! task that owns the chat, which makes ordering and authorization checks race-free (a removed
+//! member cannot slip a message in after their removal) and groups many operations into one
+//! commit.
 //!
 //! Loop: take one job, drain whatever else is queued (up to `storage.max_batch`), plan each
 //! against a working copy of the chats it touches, commit the whole batch in one transaction
 //! (one fsync), and only then answer the callers and fan out: nothing is acknowledged or
 //! delivered before it is durable.
+//!
+//! Why several writers: executing a batch inside the database is CPU work on one thread (about
+//! 0.2 ms per message, see `BENCHMARKS.md`), so one writer uses one core. Chats are split over
+//! [`shards`] writers by a hash of the chat ID; each chat still has exactly one writer, so its
+//! order and membership checks are unchanged, and the writers' transactions touch disjoint
+//! records. Concurrent commits share the engine's fsync.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -149,6 +157,34 @@ struct Pending {
     removed: Vec<(ChatId, UserId)>,
 }
 
+/// How many writer tasks: one per core (a batch executes on one thread), at most 4.
+pub(crate) fn shards() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4)
+}
+
+/// The writer that owns an operation: by chat for changes to a chat; by the sorted pair for a
+/// new 1:1 chat (so two requests for the same pair meet in one writer); by creator for a group.
+pub(crate) fn shard_of(op: &Op, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    // A fixed-key SipHash: the same chat maps to the same shard for the life of the process.
+    let mut h = std::hash::DefaultHasher::new();
+    match op {
+        Op::Send { chat, .. }
+        | Op::Edit { chat, .. }
+        | Op::Delete { chat, .. }
+        | Op::AddMember { chat, .. }
+        | Op::RemoveMember { chat, .. }
+        | Op::Leave { chat, .. }
+        | Op::SetRole { chat, .. }
+        | Op::UpdateGroup { chat, .. } => chat.as_str().hash(&mut h),
+        Op::CreateDirect { a, b } => (a.min(b).as_str(), a.max(b).as_str()).hash(&mut h),
+        Op::CreateGroup { creator, .. } => creator.as_str().hash(&mut h),
+    }
+    (h.finish() % shards as u64) as usize
+}
+
 pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let max = inner.settings.storage.max_batch;
@@ -176,6 +212,9 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
     })
 }
 
+/// Plans, commits and answers one batch. If the commit fails and the batch held several jobs,
+/// each is retried in a batch of its own, so one bad operation (e.g. the same idempotency key
+/// sent to chats of two writers at once) fails only itself.
 async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
     // One lookup for every idempotency key in the batch.
     let keys: Vec<String> = jobs
@@ -225,6 +264,11 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
             });
         }
     }
+    // Only a sender's last message in the batch needs to move their marks.
+    let mut seen = HashSet::new();
+    let marks = std::mem::take(&mut pending.batch.sender_marks);
+    pending.batch.sender_marks =
+        marks.into_iter().rev().filter(|(c, u, _, _)| seen.insert((c.clone(), u.clone()))).collect();
     // The new-chat records carry their final last_seq.
     for c in &mut pending.batch.new_chats {
         if let Ok(id) = ChatId::parse(&c.chat_id)
@@ -241,6 +285,12 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
         tracing::error!(error = %e, "batch commit failed");
         for chat in works.keys() {
             inner.chats.remove(chat);
+        }
+        if planned.len() > 1 {
+            for (job, _) in planned {
+                Box::pin(run_batch(inner, vec![job])).await;
+            }
+            return;
         }
         for (job, _) in planned {
             let _ = job.reply.send(Err(CoreError::Internal("the message could not be stored".into())));
