@@ -153,14 +153,12 @@ impl Connection {
                 return out;
             }
             if seq > last + 1 {
-                // Entries this connection missed (e.g. committed while it was syncing).
-                match self
-                    .core
-                    .inner
-                    .store
-                    .messages_after(chat.as_str(), last as i64, seq as i64 - 1, usize::MAX >> 1)
-                    .await
-                {
+                // Entries this connection missed (e.g. committed while it was syncing). Boxed:
+                // a database future is large and would otherwise size every connection's task.
+                let store = &self.core.inner.store;
+                let missed =
+                    store.messages_after(chat.as_str(), last as i64, seq as i64 - 1, usize::MAX >> 1);
+                match Box::pin(missed).await {
                     Ok(rows) => {
                         for r in rows {
                             if let Ok(m) = convert::message(r) {

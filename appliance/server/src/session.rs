@@ -106,7 +106,10 @@ pub async fn run<T: Transport>(s: AppState, mut t: T) {
             return;
         }
     };
-    let ctx = match s.core.authenticate(&token).await {
+    // The task of an idle connection is as large as its largest pending future. Handling a
+    // frame reaches into the database, whose futures are many KiB; boxing those rare branches
+    // keeps the idle task small (memory per idle connection).
+    let ctx = match Box::pin(s.core.authenticate(&token)).await {
         Ok(ctx) => ctx,
         Err(e) => {
             t.send(&[error(e.code(), e.to_string())]).await;
@@ -171,7 +174,7 @@ pub async fn run<T: Transport>(s: AppState, mut t: T) {
                         vec![error(ErrorCode::RateLimited, "too many frames; slow down")]
                     } else {
                         match serde_json::from_str::<ClientFrame>(&text) {
-                            Ok(frame) => conn.handle(frame).await,
+                            Ok(frame) => Box::pin(conn.handle(frame)).await,
                             Err(e) => vec![error(ErrorCode::MalformedFrame, format!("malformed frame: {e}"))],
                         }
                     }
