@@ -10,7 +10,7 @@
 //!
 //! Why several writers: executing a batch inside the database is CPU work on one thread (about
 //! 0.2 ms per message, see `BENCHMARKS.md`), so one writer uses one core. Chats are split over
-//! [`shards`] writers by a hash of the chat ID; each chat still has exactly one writer, so its
+//! `shards()` writers by a hash of the chat ID; each chat still has exactly one writer, so its
 //! order and membership checks are unchanged, and the writers' transactions touch disjoint
 //! records. Concurrent commits share the engine's fsync.
 
@@ -212,6 +212,15 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
     })
 }
 
+/// `run_batch` behind a concrete boxed type, so it can call itself (the retry below) and still
+/// be proven `Send`.
+fn run_batch_boxed(
+    inner: &Arc<Inner>,
+    jobs: Vec<Job>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    Box::pin(run_batch(inner, jobs))
+}
+
 /// Plans, commits and answers one batch. If the commit fails and the batch held several jobs,
 /// each is retried in a batch of its own, so one bad operation (e.g. the same idempotency key
 /// sent to chats of two writers at once) fails only itself.
@@ -288,7 +297,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
         }
         if planned.len() > 1 {
             for (job, _) in planned {
-                Box::pin(run_batch(inner, vec![job])).await;
+                run_batch_boxed(inner, vec![job]).await;
             }
             return;
         }
