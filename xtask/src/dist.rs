@@ -89,6 +89,9 @@ fn build(profile: Profile) -> Result<Packages, String> {
     }
     let (built, out) = match profile {
         Profile::Release => {
+            // The release binary embeds the browser UIs: build them first.
+            crate::build_ui("web-client")?;
+            crate::build_ui("admin-ui")?;
             step("cargo build --release", cargo().args(["build", "--release", "--locked", "-p", "parley"]))?;
             (target_dir().join("release/parley"), target_dir().join("dist"))
         }
