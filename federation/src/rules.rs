@@ -127,3 +127,68 @@ fn check_signed(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::wire::{Event, Transaction};
+    use parley_types::{ChatId, MessageId, UserId};
+
+    fn id(dir: &tempfile::TempDir, name: &str) -> Identity {
+        Identity::load_or_generate(&dir.path().join(name), &ServerName::parse(name).unwrap()).unwrap()
+    }
+
+    fn send(from: &Identity, chat: &ChatId) -> SignedEvent {
+        let user = UserId::parse(&format!("user@{}", from.server_name())).unwrap();
+        let content = EventContent::MessageSend {
+            message_id: MessageId::generate(from.server_name()),
+            body: serde_json::json!({}),
+        };
+        Event::new(from, Some(chat.clone()), Some(user), content).sign(from)
+    }
+
+    #[test]
+    fn only_the_home_server_sequences_and_only_what_it_wraps() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (id(&dir, "a.test"), id(&dir, "b.test"), id(&dir, "c.test"));
+        let keys = |n: &ServerName| {
+            [&a, &b, &c].iter().find(|i| i.server_name() == n).map(|i| i.public_key().clone())
+        };
+        let chat_on_a = ChatId::generate(a.server_name());
+        let check = |from: &Identity, ev: SignedEvent| {
+            check_transaction(
+                from.server_name(),
+                &Transaction::new(from.server_name().clone(), vec![ev]),
+                &keys,
+            )
+        };
+        let seq = |by: &Identity, chat: &ChatId, inner: SignedEvent| {
+            Event::new(
+                by,
+                Some(chat.clone()),
+                None,
+                EventContent::MessageSequenced { seq: 1, message: Box::new(inner) },
+            )
+            .sign(by)
+        };
+
+        // The home server wraps C's message: fine.
+        assert_eq!(check(&a, seq(&a, &chat_on_a, send(&c, &chat_on_a))).unwrap(), vec![None]);
+        // B "sequencing" a chat homed on A.
+        let err = check(&b, seq(&b, &chat_on_a, send(&c, &chat_on_a))).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ForbiddenRelay);
+        // Wrapping a message of another chat.
+        let other_chat = ChatId::generate(a.server_name());
+        let err = check(&a, seq(&a, &chat_on_a, send(&c, &other_chat))).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Malformed);
+        // An event relayed by a server that does not home its chat.
+        let err = check(&b, send(&c, &chat_on_a)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ForbiddenRelay);
+        // Origin keys unknown here: answered, not cut off.
+        let none = |_: &ServerName| None;
+        let txn = Transaction::new(a.server_name().clone(), vec![send(&a, &chat_on_a)]);
+        let r = check_transaction(a.server_name(), &txn, &none).unwrap();
+        assert!(matches!(r[0], Some(EventResult::Rejected { code: ErrorCode::UnknownOrigin, .. })));
+    }
+}
