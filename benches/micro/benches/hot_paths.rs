@@ -4,6 +4,9 @@
 //! `cargo bench -p parley-micro` (add `-- fanout` to run one group). The store benchmarks boot
 //! a real appliance on a temp dir (durable commits on), so they measure fsync too.
 
+// The embedded database's query futures are deep; their layout (release builds) needs this.
+#![recursion_limit = "256"]
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
