@@ -551,7 +551,10 @@ pub async fn restore_archive(settings: &parley_config::Settings, archive: &Path)
         let entry = entry.map_err(io_err("reading the data dir"))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         // Backups, earlier restores and the archive being restored are not the data.
-        let keep = name == "backups" || name.starts_with(".pre-restore-") || name.starts_with(".restore-") || name.starts_with("restore-");
+        let keep = name == "backups"
+            || name.starts_with(".pre-restore-")
+            || name.starts_with(".restore-")
+            || name.starts_with("restore-");
         if !keep {
             fs::rename(entry.path(), aside.join(&name)).map_err(io_err("moving the current data aside"))?;
             moved += 1;
@@ -559,7 +562,8 @@ pub async fn restore_archive(settings: &parley_config::Settings, archive: &Path)
     }
     for entry in fs::read_dir(&staging).map_err(io_err("reading the staging dir"))? {
         let entry = entry.map_err(io_err("reading the staging dir"))?;
-        fs::rename(entry.path(), data_dir.join(entry.file_name())).map_err(io_err("moving the restored data in"))?;
+        fs::rename(entry.path(), data_dir.join(entry.file_name()))
+            .map_err(io_err("moving the restored data in"))?;
     }
     let _ = fs::remove_dir_all(&staging);
     let previous = if moved > 0 {
