@@ -5,48 +5,34 @@
 //! read archives. The search index is not backed up: it is rebuilt from the database.
 //!
 //! Restore is offline ([`restore_archive`], used by `parley restore` and by a restore staged
-//! from the console and applied at the next start): the archive is unpacked and checked into
-//! a staging dir next to the data dir, imported there, compared with the manifest's counts,
-//! and only then swapped in; the old data dir is kept aside. Anything wrong leaves the current
-//! data untouched.
+//! from the console and applied at the next start): the archive is unpacked and checked into a
+//! staging dir inside the data dir, imported there, compared with the manifest's counts, and
+//! only then swapped in; the replaced contents are kept in `.pre-restore-<time>/`. Anything
+//! wrong leaves the current data untouched.
+//!
+//! Layout: this module (the service: make, list, download, delete, schedule, stage a restore),
+//! `archive` (the file format, writing and verifying), `restore` (the offline restore).
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+mod archive;
+mod restore;
+
+use std::io;
 use std::path::{Path, PathBuf};
 
-use parley_store::{Counts, SCHEMA_VERSION, Store};
+use archive::{FORMAT, chrono_stamp, io_err, sha256_file, write_archive};
+pub use archive::{Manifest, ManifestFile, unpack_verified, verify_archive};
+use parley_store::SCHEMA_VERSION;
 use parley_types::api::{BackupInfo, BackupList, BackupSchedule};
 use parley_types::now_millis;
+pub use restore::{Restored, restore_archive};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
 use crate::{AuthContext, Core, Inner};
 
-const FORMAT: u32 = 1;
 const SCHEDULE_KEY: &str = "backup_schedule";
 /// A restore staged from the console, applied by the next start.
 pub const PENDING_RESTORE: &str = "restore-pending.tar.gz";
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ManifestFile {
-    pub path: String,
-    pub size: u64,
-    pub sha256: String,
-}
-
-/// What an archive holds; `manifest.json` inside it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Manifest {
-    pub format: u32,
-    pub parley_version: String,
-    pub schema_version: i64,
-    pub server_name: String,
-    pub created_at: i64,
-    pub kind: String,
-    pub counts: Counts,
-    pub files: Vec<ManifestFile>,
-}
 
 /// The sidecar next to each archive.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,98 +53,6 @@ impl Default for StoredSchedule {
     fn default() -> Self {
         Self { enabled: false, interval_hours: 24, keep: 7 }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn io_err(what: &str) -> impl Fn(io::Error) -> CoreError + '_ {
-    move |e| CoreError::Internal(format!("{what}: {e}"))
-}
-
-fn invalid(msg: impl Into<String>) -> CoreError {
-    CoreError::BackupInvalid(msg.into())
-}
-
-/// Reads through, hashing what passes.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-    size: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-}
-
-fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
-    let mut r = Hashing { inner: BufReader::new(File::open(path)?), hash: Sha256::new(), size: 0 };
-    io::copy(&mut r, &mut io::sink())?;
-    Ok((r.size, hex(&r.hash.finalize())))
-}
-
-/// Every file under `dir`, as paths relative to `base` with `/` separators.
-fn files_under(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            files_under(base, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(base) {
-            out.push((rel.to_string_lossy().replace('\\', "/"), path));
-        }
-    }
-    Ok(())
-}
-
-fn append(tar: &mut tar::Builder<impl Write>, name: &str, path: &Path) -> io::Result<ManifestFile> {
-    let file = File::open(path)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(file.metadata()?.len());
-    header.set_mode(0o600);
-    header.set_mtime(0);
-    let mut r = Hashing { inner: BufReader::new(file), hash: Sha256::new(), size: 0 };
-    tar.append_data(&mut header, name, &mut r)?;
-    Ok(ManifestFile { path: name.to_owned(), size: r.size, sha256: hex(&r.hash.finalize()) })
-}
-
-/// Writes the archive (blocking): the dump, keys and blobs, then the manifest.
-fn write_archive(out: &Path, data_dir: &Path, dump: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
-    let file = File::create(out)?;
-    let gz = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    manifest.files.push(append(&mut tar, "db.surql", dump)?);
-    let mut files = Vec::new();
-    files_under(data_dir, &data_dir.join("keys"), &mut files)?;
-    files_under(data_dir, &data_dir.join("media").join("blobs"), &mut files)?;
-    files.sort();
-    for (name, path) in files {
-        match append(&mut tar, &name, &path) {
-            Ok(f) => manifest.files.push(f),
-            // A blob collected since the listing is no longer referenced by the dump.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let json = serde_json::to_vec_pretty(&manifest)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(json.len() as u64);
-    header.set_mode(0o600);
-    header.set_mtime(0);
-    tar.append_data(&mut header, "manifest.json", json.as_slice())?;
-    let gz = tar.into_inner()?;
-    let file = gz.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?;
-    file.sync_all()?;
-    Ok(manifest)
 }
 
 /// Checks a backup name from a URL: our own file names only, never a path.
@@ -270,9 +164,10 @@ impl Core {
     /// `GET /api/admin/backups`
     pub async fn backup_list(&self, ctx: &AuthContext) -> Result<BackupList> {
         self.require_admin(ctx).await?;
+        let backups = self.backups().await?;
         Ok(BackupList {
-            backups: self.backups().await?,
-            schedule: self.backup_schedule().await?,
+            schedule: self.schedule_for(&backups).await?,
+            backups,
             dir: self.inner.backup_dir().display().to_string(),
         })
     }
@@ -317,9 +212,13 @@ impl Core {
     }
 
     async fn backup_schedule(&self) -> Result<BackupSchedule> {
+        self.schedule_for(&self.backups().await?).await
+    }
+
+    /// The schedule, with its next run computed from `backups` (newest first).
+    async fn schedule_for(&self, backups: &[BackupInfo]) -> Result<BackupSchedule> {
         let s = self.inner.store.setting::<StoredSchedule>(SCHEDULE_KEY).await?.unwrap_or_default();
-        let last_scheduled =
-            self.backups().await?.into_iter().find(|b| b.kind == "scheduled").map(|b| b.created_at);
+        let last_scheduled = backups.iter().find(|b| b.kind == "scheduled").map(|b| b.created_at);
         let next_at = s
             .enabled
             .then(|| last_scheduled.map_or_else(now_millis, |t| t + i64::from(s.interval_hours) * 3_600_000));
@@ -420,193 +319,6 @@ fn info(name: &str, s: &Sidecar) -> BackupInfo {
         schema_version: m.schema_version,
         parley_version: m.parley_version.clone(),
     }
-}
-
-/// `20261121-235959` in UTC, for file names.
-fn chrono_stamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Unpacks `archive` into `into` (which must not exist), checking every file against the
-/// manifest. Returns the manifest.
-pub fn unpack_verified(archive: &Path, into: &Path) -> Result<Manifest> {
-    fs::create_dir_all(into).map_err(io_err("creating the staging dir"))?;
-    let file = File::open(archive).map_err(|e| invalid(format!("cannot open {}: {e}", archive.display())))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    let mut seen: Vec<ManifestFile> = Vec::new();
-    let mut manifest: Option<Manifest> = None;
-    let broken = |e: io::Error| invalid(format!("the archive is corrupt or truncated: {e}"));
-    for entry in tar.entries().map_err(broken)? {
-        let mut entry = entry.map_err(broken)?;
-        let name = entry.path().map_err(broken)?.to_string_lossy().into_owned();
-        let safe = !name.starts_with('/')
-            && !name.split('/').any(|c| c == ".." || c.is_empty())
-            && (name == "db.surql"
-                || name == "manifest.json"
-                || name.starts_with("keys/")
-                || name.starts_with("media/blobs/"));
-        if !safe {
-            return Err(invalid(format!("unexpected file in the archive: {name}")));
-        }
-        if name == "manifest.json" {
-            let mut raw = Vec::new();
-            entry.read_to_end(&mut raw).map_err(broken)?;
-            manifest = Some(serde_json::from_slice(&raw).map_err(|e| invalid(format!("bad manifest: {e}")))?);
-            continue;
-        }
-        let dest = into.join(&name);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(io_err("unpacking"))?;
-        }
-        let mut r = Hashing { inner: &mut entry, hash: Sha256::new(), size: 0 };
-        let mut out = File::create(&dest).map_err(io_err("unpacking"))?;
-        io::copy(&mut r, &mut out).map_err(broken)?;
-        out.sync_all().map_err(io_err("unpacking"))?;
-        seen.push(ManifestFile { path: name, size: r.size, sha256: hex(&r.hash.finalize()) });
-    }
-    let manifest = manifest.ok_or_else(|| invalid("the archive has no manifest (truncated?)"))?;
-    if manifest.format != FORMAT {
-        return Err(invalid(format!("unknown backup format {}", manifest.format)));
-    }
-    let mut want = manifest.files.clone();
-    want.sort_by(|a, b| a.path.cmp(&b.path));
-    seen.sort_by(|a, b| a.path.cmp(&b.path));
-    if want != seen {
-        let bad = want
-            .iter()
-            .find(|w| !seen.contains(w))
-            .map(|w| w.path.clone())
-            .or_else(|| seen.iter().find(|s| !want.contains(s)).map(|s| s.path.clone()))
-            .unwrap_or_default();
-        return Err(invalid(format!("the archive does not match its manifest (first difference: {bad})")));
-    }
-    Ok(manifest)
-}
-
-/// Checks an archive fully (unpacking it into a temp dir that is then removed).
-pub fn verify_archive(archive: &Path, server_name: &str) -> Result<Manifest> {
-    let parent = archive.parent().unwrap_or(Path::new("."));
-    let tmp = parent.join(format!(".verify-{}", crate::tokens::random_code(6)));
-    let result = unpack_verified(archive, &tmp).and_then(|m| check_compatible(&m, server_name).map(|()| m));
-    let _ = fs::remove_dir_all(&tmp);
-    result
-}
-
-fn check_compatible(m: &Manifest, server_name: &str) -> Result<()> {
-    if m.schema_version > SCHEMA_VERSION {
-        return Err(invalid(format!(
-            "the backup is from a newer Parley (schema {}, this build knows {SCHEMA_VERSION}); upgrade first",
-            m.schema_version
-        )));
-    }
-    if m.server_name != server_name {
-        return Err(invalid(format!(
-            "the backup belongs to {}, this appliance is {server_name}",
-            m.server_name
-        )));
-    }
-    Ok(())
-}
-
-/// What a restore did.
-#[derive(Debug)]
-pub struct Restored {
-    pub manifest: Manifest,
-    /// Where the data dir that was replaced now is.
-    pub previous: Option<PathBuf>,
-}
-
-/// Restores `archive` into the data dir of `settings` (Parley must not be running on it).
-/// Everything is checked in a staging dir inside the data dir first; only then are the current
-/// contents moved aside (into `.pre-restore-<time>`, also inside it: the service may write only
-/// there) and the staged ones moved in, so a failure leaves the data untouched.
-pub async fn restore_archive(settings: &parley_config::Settings, archive: &Path) -> Result<Restored> {
-    let data_dir = settings.storage.data_dir.clone();
-    fs::create_dir_all(&data_dir).map_err(io_err("creating the data dir"))?;
-    let staging = data_dir.join(format!(".restore-{}", crate::tokens::random_code(4).to_lowercase()));
-    let manifest = match restore_into(settings, archive, &staging).await {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
-    let aside = data_dir.join(format!(".pre-restore-{}", chrono_stamp(now_millis())));
-    fs::create_dir_all(&aside).map_err(io_err("making room for the current data"))?;
-    let mut moved = 0;
-    for entry in fs::read_dir(&data_dir).map_err(io_err("reading the data dir"))? {
-        let entry = entry.map_err(io_err("reading the data dir"))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Backups, earlier restores and the archive being restored are not the data.
-        let keep = name == "backups"
-            || name.starts_with(".pre-restore-")
-            || name.starts_with(".restore-")
-            || name.starts_with("restore-");
-        if !keep {
-            fs::rename(entry.path(), aside.join(&name)).map_err(io_err("moving the current data aside"))?;
-            moved += 1;
-        }
-    }
-    for entry in fs::read_dir(&staging).map_err(io_err("reading the staging dir"))? {
-        let entry = entry.map_err(io_err("reading the staging dir"))?;
-        fs::rename(entry.path(), data_dir.join(entry.file_name()))
-            .map_err(io_err("moving the restored data in"))?;
-    }
-    let _ = fs::remove_dir_all(&staging);
-    let previous = if moved > 0 {
-        Some(aside)
-    } else {
-        let _ = fs::remove_dir(&aside);
-        None
-    };
-    Ok(Restored { manifest, previous })
-}
-
-async fn restore_into(
-    settings: &parley_config::Settings,
-    archive: &Path,
-    staging: &Path,
-) -> Result<Manifest> {
-    let (a, s) = (archive.to_path_buf(), staging.to_path_buf());
-    let manifest = tokio::task::spawn_blocking(move || unpack_verified(&a, &s))
-        .await
-        .map_err(|e| CoreError::Internal(e.to_string()))??;
-    check_compatible(&manifest, settings.server_name().as_str())?;
-    let dump =
-        tokio::fs::read_to_string(staging.join("db.surql")).await.map_err(io_err("reading the dump"))?;
-    let url = format!("surrealkv://{}?sync=every", staging.join("db").display());
-    let (ns, db) = (&settings.storage.namespace, &settings.storage.database);
-    Store::import_new(&url, ns, db, &dump)
-        .await
-        .map_err(|e| invalid(format!("the dump does not import: {e}")))?;
-    drop(dump);
-    let _ = tokio::fs::remove_file(staging.join("db.surql")).await;
-    // Open it as the appliance will (migrating an older schema) and compare the counts.
-    let limits = parley_store::EngineLimits { block_cache_bytes: 64 << 20, memtable_bytes: 256 << 20 };
-    let store = Store::open(&url, ns, db, limits).await?;
-    let counts = store.counts().await;
-    store.close().await;
-    let counts = counts?;
-    if counts != manifest.counts {
-        return Err(invalid(format!(
-            "the restored database does not match the manifest ({counts:?} vs {:?})",
-            manifest.counts
-        )));
-    }
-    Ok(manifest)
 }
 
 /// Runs scheduled backups (checked every minute and when the schedule changes) and prunes.
