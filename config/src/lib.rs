@@ -35,6 +35,7 @@ pub struct Settings {
     pub presence: Presence,
     pub media: MediaSettings,
     pub webtransport: WebTransport,
+    pub federation: Federation,
     pub metrics: Metrics,
     pub log: Log,
 }
@@ -113,6 +114,36 @@ pub struct WebTransport {
     #[serde(deserialize_with = "optional_addr")]
     pub listen: Option<SocketAddr>,
     pub cert_rotate_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Federation {
+    pub enabled: bool,
+    /// UDP address of the federation endpoint (QUIC).
+    pub listen: SocketAddr,
+    /// `host:port` other appliances dial; empty: `server_name` and the listen port.
+    pub public_address: String,
+    /// Whether peers may look up this appliance's users by address (`open`) or not (`closed`).
+    pub directory: DirectoryPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectoryPolicy {
+    Open,
+    Closed,
+}
+
+impl Federation {
+    /// Where peers reach this appliance (goes into invites).
+    pub fn public_address(&self, server_name: &str) -> String {
+        if self.public_address.is_empty() {
+            format!("{server_name}:{}", self.listen.port())
+        } else {
+            self.public_address.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +246,16 @@ impl Settings {
                     "http.allowed_origins",
                     format!("`{o}` is not an origin like https://chat.example.org"),
                 ));
+            }
+        }
+        if !self.federation.public_address.is_empty() {
+            let ok = self
+                .federation
+                .public_address
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            if !ok {
+                return Err(invalid("federation.public_address", "must be empty or host:port"));
             }
         }
         if self.storage.data_dir.as_os_str().is_empty() {

@@ -224,6 +224,10 @@ impl Federation {
     pub fn identity(&self) -> &Identity {
         &self.inner.identity
     }
+    /// The `host:port` peers dial (what invites carry).
+    pub fn public_address(&self) -> &str {
+        &self.inner.public_address
+    }
     pub fn local_addr(&self) -> Result<SocketAddr> {
         Ok(self.inner.endpoint.local_addr()?)
     }

@@ -376,7 +376,12 @@ impl Core {
         self.revoke_all(&ctx.user, Some(ctx.session), "password changed").await
     }
 
+    /// A user's record; for a user of another appliance, their cached profile (fetched from
+    /// their server the first time).
     pub(crate) async fn user_rec(&self, user: &UserId) -> Result<UserRec> {
+        if user.server() != self.inner.server.as_str() {
+            return self.remote_user(user, false).await;
+        }
         self.inner.store.user(user.as_str()).await?.ok_or(CoreError::NotFound("user"))
     }
 
@@ -447,6 +452,15 @@ impl Core {
 
     /// `GET /api/users/lookup`: exact match on username, email or phone.
     pub async fn lookup(&self, ctx: &AuthContext, query: &str) -> Result<Profile> {
+        // `name@domain` of a federation peer: a user of another organization, asked of their
+        // server (subject to its directory policy).
+        if let Ok(id) = UserId::parse(query.trim())
+            && id.server() != self.inner.server.as_str()
+            && self.inner.fed().is_some_and(|f| f.is_peer(id.server()))
+        {
+            let u = self.remote_user(&id, true).await?;
+            return convert::profile(&u, false);
+        }
         let key = login_key(query, &self.inner.server).ok_or(CoreError::NotFound("user"))?;
         let u = self.inner.store.user_by_login(&key).await?.ok_or(CoreError::NotFound("user"))?;
         let private = u.user_id == ctx.user.as_str();

@@ -53,6 +53,7 @@ impl Core {
         if user == &ctx.user {
             return Err(CoreError::Conflict("a 1:1 chat needs another user".into()));
         }
+        self.require_reachable(user)?;
         let peer = self.user_rec(user).await?;
         if peer.disabled {
             return Err(CoreError::NotFound("user"));
@@ -70,10 +71,17 @@ impl Core {
         if req.members.len() + 1 > MAX_GROUP_MEMBERS {
             return Err(CoreError::invalid(format!("a group has at most {MAX_GROUP_MEMBERS} members")));
         }
+        for u in &req.members {
+            self.require_reachable(u)?;
+        }
         let ids: Vec<String> = req.members.iter().map(|u| u.to_string()).collect();
         let found = self.inner.store.users(&ids).await?;
-        if let Some(missing) = req.members.iter().find(|u| !found.iter().any(|f| f.user_id == u.as_str())) {
-            return Err(CoreError::invalid(format!("no such user: {missing}")));
+        for u in req.members.iter().filter(|u| !found.iter().any(|f| f.user_id == u.as_str())) {
+            // Users of other appliances are looked up on their server the first time.
+            let known = u.server() != self.inner.server.as_str() && self.user_rec(u).await.is_ok();
+            if !known {
+                return Err(CoreError::invalid(format!("no such user: {u}")));
+            }
         }
         let op = Op::CreateGroup { creator: ctx.user.clone(), name, description, members: req.members };
         let chat = chat_of(self.inner.submit(op, None).await?)?;
@@ -128,6 +136,7 @@ impl Core {
     /// `POST /api/chats/{id}/members` (group admins).
     pub async fn add_member(&self, ctx: &AuthContext, chat: &ChatId, user: &UserId) -> Result<Message> {
         let state = self.inner.member_state(chat, &ctx.user).await?;
+        self.require_reachable(user)?;
         let u = self.user_rec(user).await?;
         if u.disabled {
             return Err(CoreError::NotFound("user"));
@@ -137,6 +146,16 @@ impl Core {
         }
         self.submit_entry(Op::AddMember { chat: chat.clone(), actor: ctx.user.clone(), user: user.clone() })
             .await
+    }
+
+    /// A user of another appliance can join a chat only while that appliance is a peer.
+    fn require_reachable(&self, user: &UserId) -> Result<()> {
+        let server = user.server();
+        if server == self.inner.server.as_str() || self.inner.fed().is_some_and(|f| f.is_peer(server)) {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound("user"))
+        }
     }
 
     async fn submit_entry(&self, op: Op) -> Result<Message> {
@@ -170,7 +189,7 @@ impl Core {
         self.submit_entry(op).await
     }
 
-    fn check_text(&self, text: &str) -> Result<String> {
+    pub(crate) fn check_text(&self, text: &str) -> Result<String> {
         let max = self.inner.settings.limits.max_message_chars;
         if text.trim().is_empty() {
             return Err(CoreError::invalid("message text must not be empty"));
@@ -191,6 +210,17 @@ impl Core {
         origin: Option<ConnId>,
     ) -> Result<Message> {
         let reply = self.enqueue_send(ctx, chat, req, origin).await?;
+        if chat.home_server() != self.inner.server.as_str() {
+            // Ordered by another appliance: answer in bounded time; the send stays queued and
+            // a resend with the same client_id picks up its result.
+            return match tokio::time::timeout(std::time::Duration::from_secs(30), reply).await {
+                Ok(r) => entry(r.map_err(|_| CoreError::Unavailable)??),
+                Err(_) => Err(CoreError::Federation(format!(
+                    "{} has not confirmed the message yet; it is queued and will be delivered",
+                    chat.home_server()
+                ))),
+            };
+        }
         entry(reply.await.map_err(|_| CoreError::Unavailable)??)
     }
 
@@ -344,7 +374,8 @@ impl Inner {
             };
             let avatar = peer.as_ref().and_then(|p| p.avatar.clone());
             (
-                peer.map(|p| p.display_name).unwrap_or_default(),
+                // A remote peer whose profile is not cached yet shows as their address.
+                peer.map(|p| p.display_name).or_else(|| peer_id.clone()).unwrap_or_default(),
                 peer_id.map(|p| convert::user_id(&p)).transpose()?,
                 avatar,
             )

@@ -52,6 +52,8 @@ pub enum CoreError {
     Directory(#[from] parley_ldap::Error),
     #[error("{0}")]
     BackupInvalid(String),
+    #[error("federation: {0}")]
+    Federation(String),
     #[error("storage failure")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -87,6 +89,7 @@ impl CoreError {
             Self::Directory(parley_ldap::Error::Config(_)) => ErrorCode::InvalidInput,
             Self::Directory(_) => ErrorCode::DirectoryError,
             Self::BackupInvalid(_) => ErrorCode::BackupInvalid,
+            Self::Federation(_) => ErrorCode::FederationError,
             Self::Store(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -21,6 +21,7 @@ mod chats;
 mod convert;
 mod directory;
 mod error;
+mod federation;
 pub mod hub;
 mod ldap_sync;
 mod live;
@@ -92,6 +93,8 @@ pub(crate) struct Inner {
     pub restart: CancellationToken,
     pub history: parking_lot::Mutex<stats::History>,
     pub started: std::time::Instant,
+    /// Set once federation starts (`Core::start_federation`).
+    pub fed: std::sync::OnceLock<Arc<federation::Fed>>,
 }
 
 /// The appliance's domain services; cheap to clone.
@@ -148,6 +151,7 @@ impl Core {
             restart: CancellationToken::new(),
             history: parking_lot::Mutex::new(stats::History::default()),
             started: std::time::Instant::now(),
+            fed: std::sync::OnceLock::new(),
         });
         let tasks = rxs.into_iter().map(|rx| writer::spawn(inner.clone(), rx)).collect();
         *inner.writer_tasks.lock() = tasks;
@@ -194,6 +198,9 @@ impl Core {
     /// Commits what is queued, stops the writers and releases the database once the last
     /// `Core` handle is dropped.
     pub async fn shutdown(&self) {
+        if let Some(fed) = self.inner.fed() {
+            fed.handle.shutdown().await;
+        }
         self.inner.stop.cancel();
         let tasks = std::mem::take(&mut *self.inner.writer_tasks.lock());
         for t in tasks {
@@ -311,19 +318,49 @@ impl Inner {
         op: writer::Op,
         origin: Option<hub::ConnId>,
     ) -> Result<writer::Outcome> {
-        self.enqueue(op, origin).await?.await.map_err(|_| CoreError::Unavailable)?
+        let remote = self.is_remote_op(&op);
+        let rx = self.enqueue(op, origin).await?;
+        if remote {
+            // A request waiting for another appliance answers in bounded time; it stays queued.
+            return match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
+                Ok(r) => r.map_err(|_| CoreError::Unavailable)?,
+                Err(_) => Err(CoreError::Federation(
+                    "the chat's home server has not answered yet; the change is queued and will be applied when it is reachable".into(),
+                )),
+            };
+        }
+        rx.await.map_err(|_| CoreError::Unavailable)?
     }
 
-    /// Queues an operation for the writer; the receiver yields its outcome once committed.
+    /// A change to a chat homed on another appliance (it goes there to be ordered).
+    fn is_remote_op(&self, op: &writer::Op) -> bool {
+        !matches!(op, writer::Op::Apply { .. })
+            && op.chat().is_some_and(|c| c.home_server() != self.server.as_str())
+    }
+
+    /// Queues an operation for the writer (or, for a chat homed elsewhere, for its home
+    /// server); the receiver yields its outcome once committed here.
     pub(crate) async fn enqueue(
         &self,
         op: writer::Op,
         origin: Option<hub::ConnId>,
     ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
+        if self.is_remote_op(&op) {
+            return federation::enqueue_remote(self, op, origin).await;
+        }
+        self.enqueue_job(op, origin, None).await
+    }
+
+    pub(crate) async fn enqueue_job(
+        &self,
+        op: writer::Op,
+        origin: Option<hub::ConnId>,
+        fed: Option<writer::FedSource>,
+    ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
         let (tx, rx) = oneshot::channel();
         let received = std::time::Instant::now();
         self.writers[writer::shard_of(&op, self.writers.len())]
-            .send(writer::Job { op, origin, reply: tx, received })
+            .send(writer::Job { op, origin, reply: tx, received, fed })
             .await
             .map_err(|_| CoreError::Unavailable)?;
         Ok(rx)

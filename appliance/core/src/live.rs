@@ -50,6 +50,7 @@ impl Core {
         let reg = self.inner.hub.register(&ctx.user, ctx.session, self.inner.settings.limits.outbound_queue);
         if reg.first {
             self.inner.hub.publish_presence(&ctx.user, true, None);
+            self.federate_presence(&ctx.user, true, None);
         }
         Connection {
             core: self.clone(),
@@ -89,6 +90,7 @@ impl Core {
                 at: now,
             });
             self.inner.hub.send_frame(&state.member_ids(), &frame, None);
+            self.federate_receipt(chat, &ctx.user, kind, seq).await;
         }
         Ok(())
     }
@@ -104,6 +106,7 @@ impl Core {
             expires_in_ms: self.inner.settings.presence.typing_ttl_ms,
         });
         self.inner.hub.send_frame(&others, &frame, None);
+        self.federate_typing(chat, &ctx.user, active).await;
         Ok(())
     }
 }
@@ -304,6 +307,7 @@ impl Connection {
                 tracing::warn!(error = %e, "could not store last seen");
             }
             inner.hub.publish_presence(&self.ctx.user, false, Some(now));
+            self.core.federate_presence(&self.ctx.user, false, Some(now));
         }
     }
 }

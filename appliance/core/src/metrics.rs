@@ -54,6 +54,63 @@ pub struct Metrics {
     pub ldap_last_sync: IntGauge,
     /// Bytes on disk, by `kind` (database, media, search, backups); refreshed every minute.
     pub storage_bytes: IntGaugeVec,
+    /// Federation, by `peer` (server names an admin peered with: a small, admin-made set).
+    pub fed: FedMetrics,
+}
+
+/// Per-peer federation figures, refreshed every few seconds from the federation handle and
+/// the outbox (see `federation::outbox::spawn_upkeep`).
+#[derive(Debug, Clone)]
+pub struct FedMetrics {
+    pub connected: IntGaugeVec,
+    pub rtt: prometheus::GaugeVec,
+    pub last_delivery: IntGaugeVec,
+    pub frames_in: IntCounterVec,
+    pub frames_out: IntCounterVec,
+    pub cutoffs: IntCounterVec,
+    pub queue_depth: IntGaugeVec,
+    pub oldest_age: prometheus::GaugeVec,
+}
+
+impl FedMetrics {
+    fn new() -> Self {
+        let g = |n: &str, h: &str| IntGaugeVec::new(Opts::new(n, h), &["peer"]).expect("valid metric");
+        let f =
+            |n: &str, h: &str| prometheus::GaugeVec::new(Opts::new(n, h), &["peer"]).expect("valid metric");
+        let c = |n: &str, h: &str| IntCounterVec::new(Opts::new(n, h), &["peer"]).expect("valid metric");
+        Self {
+            connected: g("parley_federation_peer_connected", "1 when a connection to the peer is up."),
+            rtt: f("parley_federation_rtt_seconds", "Smoothed round-trip time of the peer's connection."),
+            last_delivery: g(
+                "parley_federation_last_delivery_timestamp_seconds",
+                "Unix time the peer last acknowledged a transaction from this server (0: never).",
+            ),
+            frames_in: c("parley_federation_frames_in_total", "Frames received from the peer."),
+            frames_out: c("parley_federation_frames_out_total", "Frames sent to the peer."),
+            cutoffs: c(
+                "parley_federation_cutoffs_total",
+                "Connections to the peer closed for breaking a rule.",
+            ),
+            queue_depth: g("parley_federation_queue_depth", "Events in the outbox for the peer."),
+            oldest_age: f(
+                "parley_federation_oldest_undelivered_age_seconds",
+                "Age of the oldest event in the outbox for the peer (0 when empty).",
+            ),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.connected.clone()),
+            Box::new(self.rtt.clone()),
+            Box::new(self.last_delivery.clone()),
+            Box::new(self.frames_in.clone()),
+            Box::new(self.frames_out.clone()),
+            Box::new(self.cutoffs.clone()),
+            Box::new(self.queue_depth.clone()),
+            Box::new(self.oldest_age.clone()),
+        ]
+    }
 }
 
 fn hist(name: &str, help: &str, buckets: &[f64]) -> Histogram {
@@ -160,6 +217,7 @@ impl Metrics {
                 &["kind"],
             )
             .expect("valid metric"),
+            fed: FedMetrics::new(),
             registry,
         };
         let build = IntGaugeVec::new(
@@ -168,7 +226,7 @@ impl Metrics {
         )
         .expect("valid metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+        let mut collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(build),
             Box::new(m.connected_clients.clone()),
             Box::new(m.handshake_failures.clone()),
@@ -190,6 +248,7 @@ impl Metrics {
             Box::new(m.storage_bytes.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
+        collectors.extend(m.fed.collectors());
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
         }

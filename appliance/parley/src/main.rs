@@ -190,6 +190,7 @@ struct Sockets {
     http: std::net::TcpListener,
     metrics: Option<std::net::TcpListener>,
     udp: Option<std::net::UdpSocket>,
+    federation: Option<std::net::UdpSocket>,
 }
 
 fn bind(settings: &Settings) -> anyhow::Result<Sockets> {
@@ -211,7 +212,16 @@ fn bind(settings: &Settings) -> anyhow::Result<Sockets> {
     } else {
         None
     };
-    Ok(Sockets { http, metrics, udp })
+    let federation = if settings.federation.enabled {
+        let a = settings.federation.listen;
+        Some(
+            std::net::UdpSocket::bind(a)
+                .with_context(|| format!("cannot listen on UDP {a} (federation.listen)"))?,
+        )
+    } else {
+        None
+    };
+    Ok(Sockets { http, metrics, udp, federation })
 }
 
 /// Applies a restore an admin staged from the console. A failed one is set aside (and the
@@ -320,6 +330,12 @@ async fn serve_once(args: &ConfigArgs, settings: &Settings, sockets: &Sockets) -
         });
     }
 
+    if let Some(udp) = &sockets.federation {
+        core.start_federation(udp.try_clone()?).await.context("cannot start federation")?;
+        if let Some(a) = core.federation_addr() {
+            eprintln!("  Federation on {a} (QUIC, mutual TLS)");
+        }
+    }
     let mut wt_info = parley_server::webtransport::InfoCell::default();
     if let Some(udp) = &sockets.udp {
         let listener = parley_server::webtransport::start(core.clone(), udp.try_clone()?, stop.clone())

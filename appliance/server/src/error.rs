@@ -53,7 +53,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
         InvalidMedia | BackupInvalid => StatusCode::UNPROCESSABLE_ENTITY,
-        DirectoryError => StatusCode::BAD_GATEWAY,
+        DirectoryError | FederationError => StatusCode::BAD_GATEWAY,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

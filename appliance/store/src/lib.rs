@@ -5,13 +5,15 @@
 //!
 //! Layout: `schema` (DDL and migrations), `records` (the stored document shapes), and one
 //! module per aggregate: `users`, `sessions`, `chats`, `messages`, `receipts`, `contacts`,
-//! `invites`, `directory` (units, groups, settings documents), `backup` (export, import).
+//! `invites`, `directory` (units, groups, settings documents), `federation` (peers,
+//! deduplication, the outbox, remote profiles), `backup` (export, import).
 
 mod audit;
 mod backup;
 mod chats;
 mod contacts;
 mod directory;
+mod federation;
 mod invites;
 mod media;
 mod messages;
@@ -33,6 +35,7 @@ use surrealdb_core::kvs::Datastore;
 
 pub use audit::AuditFilter;
 pub use backup::Counts;
+pub use federation::{OutboxDepth, OutboxRec};
 pub use media::Picture;
 pub use messages::{Batch, ChatUpdate, Expired, MessagePatch};
 pub use schema::SCHEMA_VERSION;

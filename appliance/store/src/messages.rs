@@ -43,6 +43,10 @@ pub struct Batch {
     pub sender_marks: Vec<(String, String, i64, i64)>,
     /// Media IDs newly referenced by messages in this batch (one reference each).
     pub media_refs: Vec<String>,
+    /// Events for other appliances, queued in the same transaction as the entries they carry.
+    pub outbox: Vec<crate::OutboxRec>,
+    /// Idempotency keys of forwarded sends that are now answered (see `fed_pending`).
+    pub pending_done: Vec<String>,
 }
 
 impl Batch {
@@ -169,6 +173,20 @@ impl Store {
                 "updates",
                 "FOR $u IN $updates { UPDATE type::record('chat', $u.c) SET last_seq = $u.s, last_activity = $u.a, name = $u.n ?? name, description = $u.d ?? description RETURN NONE; };",
                 Value::Array(u),
+            );
+        }
+        if !b.outbox.is_empty() {
+            add(
+                "outbox",
+                "FOR $o IN $outbox { CREATE type::record('fed_outbox', [$o.dest, $o.n]) CONTENT $o RETURN NONE; };",
+                doc(&b.outbox)?,
+            );
+        }
+        if !b.pending_done.is_empty() {
+            add(
+                "pdone",
+                "FOR $k IN $pdone { DELETE type::record('fed_pending', $k) RETURN NONE; };",
+                json!(b.pending_done),
             );
         }
         if !b.sender_marks.is_empty() {

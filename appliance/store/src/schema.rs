@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::{Result, Store, StoreError};
 
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Step `n` migrates from version `n` to `n + 1`.
-const STEPS: &[&str] = &[V1, V2, V3, V4];
+const STEPS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = r#"
 DEFINE TABLE IF NOT EXISTS user SCHEMAFULL;
@@ -199,6 +199,41 @@ DEFINE FIELD IF NOT EXISTS json ON setting TYPE string;
 
 DEFINE FIELD IF NOT EXISTS created_at ON invite TYPE option<int>;
 DEFINE FIELD IF NOT EXISTS max_uses ON invite TYPE option<int>;
+"#;
+
+/// Version 5: federation (peers, invite hashes, deduplication, the outbox per destination,
+/// sends waiting for a remote home server). Remote users are cached in `user` with
+/// `source = 'remote'`.
+const V5: &str = r#"
+DEFINE TABLE IF NOT EXISTS fed_peer SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS json ON fed_peer TYPE string;
+
+DEFINE TABLE IF NOT EXISTS fed_invite SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS json ON fed_invite TYPE string;
+DEFINE FIELD IF NOT EXISTS expires_at ON fed_invite TYPE int;
+
+DEFINE TABLE IF NOT EXISTS fed_txn SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS json ON fed_txn TYPE string;
+DEFINE FIELD IF NOT EXISTS at ON fed_txn TYPE int;
+DEFINE INDEX IF NOT EXISTS fed_txn_at ON fed_txn FIELDS at;
+
+DEFINE TABLE IF NOT EXISTS fed_event SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS json ON fed_event TYPE string;
+DEFINE FIELD IF NOT EXISTS at ON fed_event TYPE int;
+DEFINE INDEX IF NOT EXISTS fed_event_at ON fed_event FIELDS at;
+
+-- Record key [dest, n]; n only grows, so a destination's queue is read in order.
+DEFINE TABLE IF NOT EXISTS fed_outbox SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS dest ON fed_outbox TYPE string;
+DEFINE FIELD IF NOT EXISTS n ON fed_outbox TYPE int;
+DEFINE FIELD IF NOT EXISTS event ON fed_outbox TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON fed_outbox TYPE int;
+DEFINE INDEX IF NOT EXISTS fed_outbox_dest ON fed_outbox FIELDS dest, n;
+
+-- Key `sender|client_id` -> the message ID of a send forwarded to a remote home server.
+DEFINE TABLE IF NOT EXISTS fed_pending SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS message_id ON fed_pending TYPE string;
+DEFINE FIELD IF NOT EXISTS at ON fed_pending TYPE int;
 "#;
 
 #[derive(Deserialize)]

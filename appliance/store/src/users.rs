@@ -111,7 +111,7 @@ impl Store {
             .fetch_one::<S>(
                 "SELECT count() AS total, math::sum(IF disabled THEN 1 ELSE 0 END) AS disabled, \
                  math::sum(IF is_admin AND !disabled THEN 1 ELSE 0 END) AS admins \
-                 FROM user WHERE deleted != true GROUP ALL",
+                 FROM user WHERE deleted != true AND source != 'remote' GROUP ALL",
                 json!({}),
                 0,
             )
@@ -130,7 +130,7 @@ impl Store {
             count: u64,
         }
         Ok(self
-            .fetch_one::<Count>("SELECT count() FROM user GROUP ALL", json!({}), 0)
+            .fetch_one::<Count>("SELECT count() FROM user WHERE source != 'remote' GROUP ALL", json!({}), 0)
             .await?
             .map_or(0, |c| c.count))
     }
@@ -155,7 +155,7 @@ impl Store {
         limit: usize,
     ) -> Result<(u64, Vec<UserRec>)> {
         let UserFilter { q, unit, status, sort, descending } = *f;
-        let mut cond = vec!["deleted != true"];
+        let mut cond = vec!["deleted != true", "source != 'remote'"];
         if unit.is_some() {
             cond.push("unit_id = $unit");
         }

@@ -67,7 +67,14 @@ impl TestAppliance {
     async fn boot(settings: Settings) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::open_configured(&settings).await.expect("open store");
+        let mut settings = settings;
         let core = Core::start(settings.clone(), store).await.expect("start core");
+        if settings.federation.enabled {
+            let udp = std::net::UdpSocket::bind(settings.federation.listen).expect("bind federation udp");
+            core.start_federation(udp).await.expect("start federation");
+            // A restart comes back on the same federation port: peers pinned this address.
+            settings.federation.listen = core.federation_addr().expect("federation address");
+        }
         let served = core.clone();
         let listener = tokio::net::TcpListener::bind(settings.http.listen).await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -595,3 +595,59 @@ pub struct AdminUpdateUserRequest {
 pub struct TemporaryPassword {
     pub temporary_password: String,
 }
+
+/// `GET /api/admin/federation`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederationInfo {
+    pub enabled: bool,
+    pub server_name: String,
+    /// `host:port` peers dial; `None` when federation is off.
+    pub address: Option<String>,
+    /// SHA-256 of this appliance's federation certificate, 64 hex digits.
+    pub fingerprint: Option<String>,
+    /// `open` or `closed`: whether peers may look up this appliance's users.
+    pub directory: String,
+    pub peers: Vec<FederationPeer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederationPeer {
+    pub server_name: String,
+    pub address: String,
+    pub fingerprint: String,
+    /// `pinned` or `ca`.
+    pub trust: String,
+    pub added_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Millis>,
+    pub connected: bool,
+    #[serde(default)]
+    pub rtt_ms: Option<f64>,
+    #[serde(default)]
+    pub last_delivery_at: Option<Millis>,
+    pub queue_depth: u64,
+    #[serde(default)]
+    pub oldest_undelivered_age_secs: Option<f64>,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub cutoffs: u64,
+}
+
+/// `POST /api/admin/federation/invites`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateFederationInviteRequest {
+    #[serde(default)]
+    pub ttl_hours: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederationInvite {
+    pub invite: String,
+    pub expires_at: Millis,
+}
+
+/// `POST /api/admin/federation/peers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptFederationInviteRequest {
+    pub invite: String,
+}

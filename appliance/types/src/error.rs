@@ -49,6 +49,8 @@ pub enum ErrorCode {
     ReauthRequired,
     /// The LDAP directory could not be reached or refused us (the message says why).
     DirectoryError,
+    /// Another appliance could not be reached or refused the request (the message says why).
+    FederationError,
     /// A backup archive is corrupt, truncated or from an incompatible build.
     BackupInvalid,
     Unavailable,
@@ -83,6 +85,7 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::ReauthRequired => "reauth_required",
             Self::DirectoryError => "directory_error",
+            Self::FederationError => "federation_error",
             Self::BackupInvalid => "backup_invalid",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",

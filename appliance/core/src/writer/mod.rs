@@ -32,8 +32,10 @@ use crate::chat_state::{ChatState, MemberInfo};
 use crate::error::{CoreError, Result};
 use crate::hub::{ConnId, Outbound, encode};
 
+mod apply;
 mod plan;
-use plan::{idem_key, plan};
+pub(crate) use plan::idem_key;
+use plan::plan;
 
 #[derive(Debug)]
 pub(crate) enum Op {
@@ -92,6 +94,36 @@ pub(crate) enum Op {
         name: Option<String>,
         description: Option<String>,
     },
+    /// An entry of a chat homed on another appliance, sequenced there (replica side).
+    Apply {
+        entry: Box<crate::federation::ChatEntry>,
+    },
+}
+
+impl Op {
+    /// The chat an operation changes (`None` for creating one).
+    pub(crate) fn chat(&self) -> Option<&ChatId> {
+        match self {
+            Op::Send { chat, .. }
+            | Op::Edit { chat, .. }
+            | Op::Delete { chat, .. }
+            | Op::AddMember { chat, .. }
+            | Op::RemoveMember { chat, .. }
+            | Op::Leave { chat, .. }
+            | Op::SetRole { chat, .. }
+            | Op::UpdateGroup { chat, .. } => Some(chat),
+            Op::Apply { entry } => Some(&entry.message.chat_id),
+            Op::CreateDirect { .. } | Op::CreateGroup { .. } => None,
+        }
+    }
+}
+
+/// A remote member's operation as its home server received it: the message ID its server
+/// chose and the signed event, relayed with the entry so other servers can check it.
+#[derive(Debug)]
+pub(crate) struct FedSource {
+    pub message_id: parley_types::MessageId,
+    pub source: Box<parley_federation::SignedEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +139,8 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Result<Outcome>>,
     /// When the core received it: the start of the send→ack and send→deliver latencies.
     pub received: std::time::Instant,
+    /// Set when a remote member's server asked for this operation.
+    pub fed: Option<FedSource>,
 }
 
 /// A chat as the writer is changing it within one batch.
@@ -137,12 +171,19 @@ enum Planned {
     /// Already durable before this batch (an idempotent resend of an old message).
     Existing(Box<Message>),
     Chat(ChatId),
+    /// A replicated entry; `waiter` is the local send or command that waited for it.
+    Applied {
+        index: usize,
+        waiter: Option<crate::federation::Waiter>,
+    },
 }
 
 struct PendingEntry {
     message: Message,
     /// Everyone who should receive it (members after the change, plus anyone removed by it).
     recipients: Vec<UserId>,
+    /// The remote operation that produced it, relayed to the other member servers.
+    source: Option<Box<parley_federation::SignedEvent>>,
 }
 
 #[derive(Default)]
@@ -155,6 +196,11 @@ struct Pending {
     /// (chat, users whose chat list entry changed)
     chat_changes: Vec<(ChatId, Vec<UserId>)>,
     removed: Vec<(ChatId, UserId)>,
+    /// For the job being planned: the ID its remote server chose for the entry it produces.
+    next_id: Option<parley_types::MessageId>,
+    next_source: Option<Box<parley_federation::SignedEvent>>,
+    /// Remote servers to wake after the commit (their outboxes grew).
+    wake: HashSet<String>,
 }
 
 /// How many writer tasks: one per core (a batch executes on one thread), at most 4.
@@ -171,16 +217,9 @@ pub(crate) fn shard_of(op: &Op, shards: usize) -> usize {
     // A fixed-key SipHash: the same chat maps to the same shard for the life of the process.
     let mut h = std::hash::DefaultHasher::new();
     match op {
-        Op::Send { chat, .. }
-        | Op::Edit { chat, .. }
-        | Op::Delete { chat, .. }
-        | Op::AddMember { chat, .. }
-        | Op::RemoveMember { chat, .. }
-        | Op::Leave { chat, .. }
-        | Op::SetRole { chat, .. }
-        | Op::UpdateGroup { chat, .. } => chat.as_str().hash(&mut h),
         Op::CreateDirect { a, b } => (a.min(b).as_str(), a.max(b).as_str()).hash(&mut h),
         Op::CreateGroup { creator, .. } => creator.as_str().hash(&mut h),
+        other => other.chat().map(|c| c.as_str()).hash(&mut h),
     }
     (h.finish() % shards as u64) as usize
 }
@@ -253,13 +292,24 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
     let mut planned: Vec<(Job, Planned)> = Vec::with_capacity(jobs.len());
     let now = pending.now;
     for job in jobs {
-        match plan(inner, &job.op, &known, &mut works, &mut pending, now).await {
+        pending.next_id = job.fed.as_ref().map(|f| f.message_id.clone());
+        pending.next_source = job.fed.as_ref().map(|f| f.source.clone());
+        let result = match &job.op {
+            Op::Apply { entry } => apply::plan_apply(inner, entry, &mut works, &mut pending).await,
+            op => plan(inner, op, &known, &mut works, &mut pending, now).await,
+        };
+        pending.next_id = None;
+        pending.next_source = None;
+        match result {
             Ok(p) => planned.push((job, p)),
             Err(e) => {
                 let _ = job.reply.send(Err(e));
             }
         }
     }
+    // Entries of chats homed here that have members on other appliances: queued for them in
+    // this same transaction, so nothing committed can miss its remote members.
+    apply::queue_entries(inner, &works, &mut pending).await;
 
     // Fold per-chat state into the batch.
     for (chat, w) in &works {
@@ -328,6 +378,13 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
                 acks.insert(*index, (origin, client_id.clone()));
             }
         }
+        // A local send into a remote chat is acknowledged when its entry comes back.
+        if let Planned::Applied { index, waiter: Some(w) } = p {
+            received.insert(*index, w.received);
+            if let Some((conn, client_id)) = &w.ack {
+                acks.insert(*index, (*conn, client_id.clone()));
+            }
+        }
     }
     for (i, e) in pending.entries.iter().enumerate() {
         let frame = encode(&ServerFrame::Message { message: e.message.clone() });
@@ -359,8 +416,18 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
                 Outcome::Entry(m)
             }
             Planned::Chat(c) => Outcome::Chat(c),
+            Planned::Applied { index, waiter } => {
+                let m = pending.entries[index].message.clone();
+                if let Some(w) = waiter {
+                    w.resolve(Ok(Outcome::Entry(Box::new(m.clone()))));
+                }
+                Outcome::Entry(Box::new(m))
+            }
         };
         let _ = job.reply.send(Ok(outcome));
+    }
+    for dest in pending.wake {
+        crate::federation::wake(inner, &dest);
     }
     for (chat, users) in pending.chat_changes {
         inner.notify_chat_changed(chat, users);

@@ -18,7 +18,7 @@ use crate::convert;
 use crate::error::{CoreError, Result};
 
 /// The idempotency key of a send.
-pub(super) fn idem_key(sender: &UserId, client_id: &str) -> String {
+pub(crate) fn idem_key(sender: &UserId, client_id: &str) -> String {
     format!("{sender}|{client_id}")
 }
 
@@ -48,7 +48,7 @@ async fn work<'a>(
     works.get_mut(chat).ok_or(CoreError::NotMember)
 }
 
-async fn full_members<'a>(
+pub(super) async fn full_members<'a>(
     inner: &Inner,
     w: &'a mut Work,
     chat: &ChatId,
@@ -64,7 +64,7 @@ async fn full_members<'a>(
     w.full.as_mut().ok_or_else(|| CoreError::Internal("members not loaded".into()))
 }
 
-fn new_member(chat: &ChatId, user: &UserId, role: Role, seq: Seq, now: i64) -> MemberRec {
+pub(super) fn new_member(chat: &ChatId, user: &UserId, role: Role, seq: Seq, now: i64) -> MemberRec {
     MemberRec {
         chat_id: chat.to_string(),
         user_id: user.to_string(),
@@ -124,7 +124,7 @@ fn append(
     w.last_seq += 1;
     w.touched = true;
     let message = Message {
-        id: MessageId::generate(&inner.server),
+        id: pending.next_id.take().unwrap_or_else(|| MessageId::generate(&inner.server)),
         chat_id: chat.clone(),
         seq: w.last_seq,
         sender: sender.clone(),
@@ -152,7 +152,8 @@ fn append(
             recipients.push(u.clone());
         }
     }
-    pending.entries.push(PendingEntry { message, recipients });
+    let source = pending.next_source.take();
+    pending.entries.push(PendingEntry { message, recipients, source });
     pending.entries.len() - 1
 }
 
@@ -433,10 +434,12 @@ pub(super) async fn plan(
             pending.chat_changes.push((chat.clone(), w.members.keys().cloned().collect()));
             Ok(Planned::Entry { index })
         }
+        // Handled by `apply::plan_apply` before planning gets here.
+        Op::Apply { .. } => Err(CoreError::Internal("replicated entry in the planner".into())),
     }
 }
 
-fn fresh_work(kind: ChatKind, members: HashMap<UserId, MemberInfo>) -> Work {
+pub(super) fn fresh_work(kind: ChatKind, members: HashMap<UserId, MemberInfo>) -> Work {
     Work {
         kind,
         last_seq: 0,

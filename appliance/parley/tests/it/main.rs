@@ -9,6 +9,7 @@ mod chats;
 mod child;
 mod durability;
 mod edge;
+mod federation;
 mod groups;
 mod ldap;
 mod media;

@@ -434,3 +434,42 @@ pub async fn update_settings(
 ) -> Result<axum::Json<RuntimeSettings>, ApiError> {
     Ok(axum::Json(s.core.update_settings(&ctx, req).await?))
 }
+
+/// `GET /api/admin/federation`
+pub async fn federation(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+) -> Result<axum::Json<parley_types::api::FederationInfo>, ApiError> {
+    Ok(axum::Json(s.core.admin_federation(&ctx).await?))
+}
+
+/// `POST /api/admin/federation/invites` with `{"ttl_hours": 24}` (optional)
+pub async fn federation_invite(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<parley_types::api::FederationInvite>), ApiError> {
+    let req = optional_json::<parley_types::api::CreateFederationInviteRequest>(&body)?.unwrap_or_default();
+    Ok((StatusCode::CREATED, axum::Json(s.core.admin_federation_invite(&ctx, req.ttl_hours).await?)))
+}
+
+/// `POST /api/admin/federation/peers` with `{"invite": "parley-fed:..."}`
+pub async fn federation_accept(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<parley_types::api::AcceptFederationInviteRequest>,
+) -> Result<(StatusCode, axum::Json<parley_types::api::FederationPeer>), ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(s.core.admin_federation_accept(&ctx, &req.invite).await?)))
+}
+
+/// `DELETE /api/admin/federation/peers/{name}` with `{"password": "..."}`
+pub async fn federation_revoke(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let password = optional_json::<Reauth>(&body)?.and_then(|b| b.password);
+    s.core.admin_federation_revoke(&ctx, &name, password.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -78,6 +78,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/backups/{name}", get(admin::download_backup).delete(admin::delete_backup))
         .route("/api/admin/backups/{name}/restore", post(admin::restore_backup))
         .route("/api/admin/stats", get(admin::stats))
+        .route("/api/admin/federation", get(admin::federation))
+        .route("/api/admin/federation/invites", post(admin::federation_invite))
+        .route("/api/admin/federation/peers", post(admin::federation_accept))
+        .route("/api/admin/federation/peers/{name}", delete(admin::federation_revoke))
         .route("/api/admin/settings", get(admin::settings).patch(admin::update_settings))
         .fallback(crate::ui::fallback)
 }
