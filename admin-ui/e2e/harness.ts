@@ -118,7 +118,7 @@ export async function api<T = unknown>(server: Pick<Server, 'url'>, token: strin
 }
 
 // GET routes whose absence the harness detects (404/405 = not built into this binary yet).
-const PROBES = ['stats', 'users', 'invites', 'directory', 'ldap', 'backups', 'audit', 'settings'];
+const PROBES = ['stats', 'users', 'invites', 'directory', 'ldap', 'federation', 'backups', 'audit', 'settings'];
 
 async function probe(url: string, token: string): Promise<Set<string>> {
   const missing = new Set<string>();
@@ -206,30 +206,56 @@ export class ConsoleWatch {
  * afterAll) and the console check after each test. The handle forwards to the live server.
  */
 export function setupSpec(env: Record<string, string> = {}): { server: Server; watch: ConsoleWatch } {
-  let server: Server | undefined;
+  const { servers: [server], watch } = setupServers([env]);
+  return { server, watch };
+}
+
+/**
+ * Like setupSpec with several servers, one per `envs` entry (federation tests start appliances
+ * with different server names), started one after the other; a route missing from any of them
+ * counts as missing. With `needs`, the first server (start it with an env every binary accepts)
+ * decides: when its binary lacks one of those routes the others are not started (their env may
+ * name settings that binary does not know) and stand in with its missing routes, so tests that
+ * call needs() on them skip.
+ */
+export function setupServers(envs: Record<string, string>[], opts: { needs?: string[] } = {}): { servers: Server[]; watch: ConsoleWatch } {
+  const started: (Server | undefined)[] = envs.map(() => undefined);
   const watch = new ConsoleWatch();
   test.beforeAll(async () => {
-    server = await startServer(env);
-    watch.missing = server.missing;
+    test.setTimeout(60_000 * envs.length);
+    for (const [i, env] of envs.entries()) {
+      const first = started[0];
+      if (first && opts.needs?.some((r) => first.missing.has(r))) {
+        const unavailable = () => { throw new Error('this server was not started: the binary lacks its routes'); };
+        started[i] = {
+          get url() { return unavailable(); }, get adminUrl() { return unavailable(); }, get adminPassword() { return unavailable(); },
+          missing: first.missing, stop: async () => {},
+        };
+      } else {
+        started[i] = await startServer(env);
+      }
+    }
+    watch.missing = new Set(started.flatMap((s) => [...s!.missing]));
   });
   test.afterAll(async () => {
-    await server?.stop();
+    await Promise.all(started.map((s) => s?.stop()));
   });
   test.afterEach(() => watch.check());
-  const live = () => {
-    if (!server) throw new Error('the shared server only runs inside tests and hooks');
-    return server;
-  };
-  return {
-    server: {
+  const handle = (i: number): Server => {
+    const live = () => {
+      const s = started[i];
+      if (!s) throw new Error('the shared servers only run inside tests and hooks');
+      return s;
+    };
+    return {
       get url() { return live().url; },
       get adminUrl() { return live().adminUrl; },
       get adminPassword() { return live().adminPassword; },
       get missing() { return live().missing; },
       stop: () => live().stop(),
-    },
-    watch,
+    };
   };
+  return { servers: envs.map((_, i) => handle(i)), watch };
 }
 
 /** Skips the current test when the binary lacks one of `routes` (e.g. 'GET /api/admin/stats'). */
@@ -252,9 +278,9 @@ export async function loginAs(page: Page, login: string, password: string) {
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
-/** Opens the console and logs in as the dev admin; lands on the dashboard. */
-export async function adminPage(browser: Browser, server: Server, watch: ConsoleWatch, viewport?: { width: number; height: number }) {
-  const { context, page } = await openConsole(browser, server, watch, 'admin', viewport);
+/** Opens the console and logs in as the dev admin; lands on the dashboard. `who` labels console errors. */
+export async function adminPage(browser: Browser, server: Server, watch: ConsoleWatch, viewport?: { width: number; height: number }, who = 'admin') {
+  const { context, page } = await openConsole(browser, server, watch, who, viewport);
   await loginAs(page, 'admin', server.adminPassword);
   await expect(page.getByRole('navigation', { name: 'Console' })).toBeVisible();
   return { context, page };

@@ -11,6 +11,7 @@ import { UsersPage } from './pages/users/UsersPage';
 import { InvitesPage } from './pages/Invites';
 import { DirectoryPage } from './pages/directory/DirectoryPage';
 import { LdapPage } from './pages/ldap/LdapPage';
+import { FederationPage } from './pages/federation/FederationPage';
 import { BackupsPage } from './pages/Backups';
 import { AuditPage } from './pages/Audit';
 import { SettingsPage } from './pages/Settings';
@@ -21,6 +22,7 @@ const VIEWS: Record<PageId, () => ReactNode> = {
   invites: () => <InvitesPage />,
   directory: () => <DirectoryPage />,
   ldap: () => <LdapPage />,
+  federation: () => <FederationPage />,
   backups: () => <BackupsPage />,
   audit: () => <AuditPage />,
   settings: () => <SettingsPage />,

@@ -11,6 +11,10 @@
 //! - `--transports`: instead of the standard run, the transport comparison: `pairs`,
 //!   `group100` and `idle` over WebSocket, then over WebTransport, each on a freshly spawned
 //!   appliance of the same build, written as the "WebSocket vs WebTransport" table.
+//! - `--federation`: instead of the standard run, the federation scenario: the load generator
+//!   starts two appliances of the release build (`a.test`, `b.test`, each on a temp data dir
+//!   with durable commits), peers them by invite, and measures 1:1 chats between their users in
+//!   both directions; written as the "Federation" section.
 //!
 //! Each command rewrites only its own section of `BENCHMARKS.md`, between
 //! `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers; everything else (the search index
@@ -30,6 +34,7 @@ struct Options {
     out: Option<PathBuf>,
     loadgen: Vec<String>,
     transports: bool,
+    federation: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -40,6 +45,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         out: None,
         loadgen: Vec::new(),
         transports: false,
+        federation: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -50,9 +56,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--no-micro" => o.micro = Some(false),
             "--out" => o.out = Some(it.next().ok_or("--out needs a value")?.into()),
             "--transports" => o.transports = true,
+            "--federation" => o.federation = true,
             "--" => o.loadgen.extend(it.by_ref().cloned()),
             other => return Err(format!("bench: unknown option {other}")),
         }
+    }
+    if o.transports && o.federation {
+        return Err("bench: --transports and --federation are separate runs; give one".into());
     }
     Ok(o)
 }
@@ -88,7 +98,13 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         if results {
             root().join("BENCHMARKS.md")
         } else {
-            let kind = if o.transports { "-transports" } else { "" };
+            let kind = if o.transports {
+                "-transports"
+            } else if o.federation {
+                "-federation"
+            } else {
+                ""
+            };
             bench_dir.join(format!(
                 "BENCHMARKS{kind}-{}{}.md",
                 o.profile,
@@ -98,6 +114,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     });
     if o.transports {
         return transports(&o, &bin, &bench_dir, &out);
+    }
+    if o.federation {
+        return federation(&o, &bin, &bench_dir, &out);
     }
     let json = bench_dir.join("loadgen.json");
     let md = bench_dir.join("loadgen.md");
@@ -185,6 +204,42 @@ fn transports(o: &Options, bin: &Path, bench_dir: &Path, out: &Path) -> Result<(
     );
     write_section(out, "transports", &s)?;
     eprintln!("xtask: wrote {} (JSON reports in {})", out.display(), bench_dir.display());
+    result
+}
+
+/// `--federation`: two appliances peered by the load generator, 1:1 chats across them.
+fn federation(o: &Options, bin: &Path, bench_dir: &Path, out: &Path) -> Result<(), String> {
+    let quiet = wait_for_quiet();
+    let json = bench_dir.join("federation.json");
+    let md = bench_dir.join("federation.md");
+    let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&md);
+    let mut loadgen = Command::new(bin.join("parley-loadgen"));
+    loadgen.arg("--spawn").arg(bin.join("parley")).args(["--scenarios", "federation"]);
+    loadgen.arg("--json").arg(&json).arg("--markdown").arg(&md);
+    if o.quick {
+        loadgen.arg("--quick");
+    }
+    loadgen.args(&o.loadgen);
+    let started = std::time::Instant::now();
+    // A failed check still writes its report (marked failed); write it and say so.
+    let result = step("parley-loadgen (federation)", &mut loadgen);
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let body =
+        std::fs::read_to_string(&md).map_err(|e| format!("the load generator wrote no report ({e})"))?;
+    let mut s = String::from("## Federation (issue 9)\n\n");
+    s.push_str(&label(o));
+    s.push_str(&format!(
+        "{} {minutes:.1} minutes. Two appliances of the same build ran side by side on this machine, \
+         peered by invite over QUIC on loopback; the load generator (on the same 2 cores) drove both. \
+         Reproduce with `cargo xtask bench --federation`; `benches/README.md` explains the scenario. \
+         Other compiles running when the run started: {}.\n",
+        written_by(o, "bench --federation"),
+        if quiet { "none" } else { "**yes** (waited 15 minutes, then ran anyway)" },
+    ));
+    s.push_str(&body);
+    write_section(out, "federation", &s)?;
+    eprintln!("xtask: wrote {} (load generator JSON: {})", out.display(), json.display());
     result
 }
 

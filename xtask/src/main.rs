@@ -6,8 +6,9 @@
 //!   web client's and the admin console's unit tests and their end-to-end tests in Chromium, and
 //!   the package checks.
 //! - `dist [--dev]`: the .deb and .rpm packages (see `dist.rs`).
-//! - `bench [--quick] [--profile dev] [--transports]`: the load generator and micro-benchmarks,
-//!   or the WebSocket vs WebTransport comparison, written to `BENCHMARKS.md` (see `bench.rs`).
+//! - `bench [--quick] [--profile dev] [--transports | --federation]`: the load generator and
+//!   micro-benchmarks, or the WebSocket vs WebTransport comparison, or the federation scenario
+//!   between two appliances, written to `BENCHMARKS.md` (see `bench.rs`).
 
 mod bench;
 mod deps;
@@ -120,7 +121,7 @@ fn main() -> ExitCode {
         Some("dist") => dist::dist(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         _ => {
-            Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev] [--transports]>"
+            Err("usage: cargo xtask <run [ARGS] | test | dist [--dev] | bench [--quick] [--profile dev] [--transports | --federation]>"
                 .into())
         }
     };

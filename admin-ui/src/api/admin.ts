@@ -1,9 +1,9 @@
 // Typed wrappers for every route of docs/admin-api.md.
 import type { ApiClient } from './client';
 import type {
-  AdminUser, AuditPage, AuditQuery, Backup, BackupList, CreatedInvite, CreatedUser, Directory, Group,
-  Invite, LdapConfig, LdapUpdate, NewUser, Profile, Schedule, Settings, Stats, SyncReport, TestReport,
-  Unit, UserPage, UserPatch, UserQuery,
+  AdminUser, AuditPage, AuditQuery, Backup, BackupList, CreatedFederationInvite, CreatedInvite, CreatedUser,
+  Directory, Federation, Group, Invite, LdapConfig, LdapUpdate, NewUser, Peer, Profile, Schedule, Settings, Stats,
+  SyncReport, TestReport, Unit, UserPage, UserPatch, UserQuery,
 } from './types';
 
 const enc = encodeURIComponent;
@@ -63,6 +63,14 @@ export function adminApi(c: ApiClient) {
       c.json<Schedule>('/api/admin/backups/schedule', { method: 'PUT', body: s }),
     restoreBackup: (name: string, password: string) =>
       c.json<{ restart: boolean }>(`/api/admin/backups/${enc(name)}/restore`, { method: 'POST', body: { password } }),
+
+    // Federation
+    federation: () => c.json<Federation>('/api/admin/federation'),
+    createFederationInvite: (ttl_hours: number) =>
+      c.json<CreatedFederationInvite>('/api/admin/federation/invites', { method: 'POST', body: { ttl_hours } }),
+    addPeer: (invite: string) => c.json<Peer>('/api/admin/federation/peers', { method: 'POST', body: { invite } }),
+    revokePeer: (serverName: string, password: string) =>
+      c.json<void>(`/api/admin/federation/peers/${enc(serverName)}`, { method: 'DELETE', body: { password } }),
 
     // Audit, dashboard, settings
     audit: (q: AuditQuery) => c.json<AuditPage>('/api/admin/audit', { query: { ...q } }),

@@ -269,3 +269,43 @@ export interface Settings {
   retention_days: number | null;
   allowed_origins: string[];
 }
+
+export type DirectoryPolicy = 'open' | 'closed';
+export type PeerTrust = 'pinned' | 'ca';
+
+/** GET /api/admin/federation. With federation off only `enabled` and `peers` (empty) count. */
+export interface Federation {
+  enabled: boolean;
+  server_name: string;
+  /** `host:port` other appliances dial. */
+  address?: string | null;
+  /** SHA-256 of this appliance's federation certificate, 64 hex digits. */
+  fingerprint?: string | null;
+  directory?: DirectoryPolicy | null;
+  peers: Peer[];
+}
+
+export interface Peer {
+  server_name: string;
+  address: string;
+  fingerprint: string;
+  trust: PeerTrust;
+  added_at: number;
+  revoked_at?: number | null;
+  connected: boolean;
+  rtt_ms?: number | null;
+  last_delivery_at?: number | null;
+  /** Events waiting in this appliance's outbox for the peer. */
+  queue_depth: number;
+  /** Age of the oldest of them; null when the queue is empty. */
+  oldest_undelivered_age_secs?: number | null;
+  frames_in: number;
+  frames_out: number;
+  cutoffs: number;
+}
+
+export interface CreatedFederationInvite {
+  /** The `parley-fed:…` string, shown once. */
+  invite: string;
+  expires_at: number;
+}

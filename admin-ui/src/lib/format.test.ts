@@ -32,6 +32,7 @@ describe('router', () => {
   it('maps hashes to pages, defaulting to the dashboard', () => {
     expect(pageFromHash('#/users')).toBe('users');
     expect(pageFromHash('#/audit?x=1')).toBe('audit');
+    expect(pageFromHash('#/federation')).toBe('federation');
     expect(pageFromHash('')).toBe('dashboard');
     expect(pageFromHash('#/nope')).toBe('dashboard');
   });

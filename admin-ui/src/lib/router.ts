@@ -8,6 +8,7 @@ export const PAGES = [
   { id: 'invites', label: 'Invites' },
   { id: 'directory', label: 'Directory' },
   { id: 'ldap', label: 'LDAP' },
+  { id: 'federation', label: 'Federation' },
   { id: 'backups', label: 'Backups' },
   { id: 'audit', label: 'Audit log' },
   { id: 'settings', label: 'Settings' },

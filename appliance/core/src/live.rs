@@ -282,7 +282,8 @@ impl Connection {
                 _ => true,
             } || id == self.ctx.user;
             if visible {
-                let online = inner.hub.is_online(&id);
+                let online = inner.hub.is_online(&id)
+                    || inner.fed().is_some_and(|f| f.remote_online.contains_key(&id));
                 out.push(encode(&ServerFrame::Presence {
                     user_id: id.clone(),
                     online,

@@ -82,6 +82,26 @@ pub fn sanitize_name(name: &str) -> String {
     if clean.is_empty() { "file".into() } else { clean }
 }
 
+fn stub_media() -> MediaRec {
+    MediaRec {
+        media_id: String::new(),
+        sha256: String::new(),
+        size: 0,
+        mime: String::new(),
+        kind: String::new(),
+        name: String::new(),
+        uploader: String::new(),
+        width: None,
+        height: None,
+        preview: None,
+        thumb_sha: None,
+        created_at: 0,
+        refs: 0,
+        released: false,
+        public: false,
+    }
+}
+
 struct Decoded {
     width: u32,
     height: u32,
@@ -178,6 +198,141 @@ impl Inner {
             }
         }
         Ok(false)
+    }
+
+    /// Whether `user` may fetch another appliance's media not cached here yet: it was sent in
+    /// a chat they were in at the time, or it is the picture of a remote user.
+    async fn may_see_remote(&self, user: &parley_types::UserId, id: &MediaId) -> Result<bool> {
+        let stub =
+            MediaRec { media_id: id.to_string(), uploader: String::new(), public: false, ..stub_media() };
+        Ok(self.may_see(user, &stub).await? || self.store.remote_avatar_in_use(id.as_str()).await?)
+    }
+
+    /// Downloads `id` from its home appliance into the blob store, as an uploader's file would
+    /// be stored (typed by its bytes, images decoded under limits for a thumbnail).
+    async fn fetch_remote_media(&self, id: &MediaId) -> Result<MediaRec> {
+        use tokio::io::AsyncReadExt;
+        let fed = self.fed().ok_or(CoreError::NotFound("media"))?;
+        let home = id.home_server();
+        if !fed.is_peer(home) {
+            return Err(CoreError::NotFound("media"));
+        }
+        let peer = parley_federation::PeerId::new(
+            parley_federation::ServerName::parse(home).map_err(|e| CoreError::Internal(e.to_string()))?,
+        );
+        let mut dl = fed.handle.fetch_media(&peer, id).await.map_err(|e| match e {
+            parley_federation::FederationError::Remote(w)
+                if w.code == parley_federation::ErrorCode::NotFound =>
+            {
+                CoreError::NotFound("media")
+            }
+            other => CoreError::Federation(format!("{home}: {other}")),
+        })?;
+        let max = self.runtime().max_upload_mib.max(100) * MIB;
+        if dl.length > max {
+            return Err(CoreError::PayloadTooLarge(
+                "the remote file is larger than this server accepts".into(),
+            ));
+        }
+        let mut tmp = self.temp_file().map_err(io)?;
+        let path = tmp.0.clone().ok_or_else(|| CoreError::Internal("no temp file".into()))?;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(SNIFF);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = dl.reader.read(&mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            if size > dl.length {
+                return Err(CoreError::Federation(format!("{home} sent more bytes than announced")));
+            }
+            if head.len() < SNIFF {
+                head.extend_from_slice(&buf[..n.min(SNIFF - head.len())]);
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(io)?;
+        }
+        file.flush().map_err(io)?;
+        drop(file);
+        if size != dl.length {
+            return Err(CoreError::Federation(format!("{home} sent a truncated file")));
+        }
+        let sha = format!("{:x}", hasher.finalize());
+        let (mime, kind, decodable) = classify(&head);
+        let decoded = if decodable {
+            let max = self.settings.media.max_image_pixels;
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || decode_image(&p, max))
+                .await
+                .map_err(|e| CoreError::Internal(e.to_string()))?
+                .ok()
+        } else {
+            None
+        };
+        let name = self.store.media_name_in_messages(id.as_str()).await?.unwrap_or_else(|| "file".into());
+        let _guard = self.media_lock.lock().await;
+        self.store_blob(&mut tmp, &sha).map_err(io)?;
+        let thumb_sha = match &decoded {
+            Some(d) => Some(self.store_bytes(&d.thumb).map_err(io)?),
+            None => None,
+        };
+        let rec = MediaRec {
+            media_id: id.to_string(),
+            sha256: sha,
+            size: size as i64,
+            mime,
+            kind: convert::kind_str(kind).into(),
+            name: sanitize_name(&name),
+            // Cached from another appliance: kept (one reference) for as long as this one keeps
+            // the messages; its own server decides about the original.
+            uploader: format!("remote@{home}"),
+            width: decoded.as_ref().map(|d| i64::from(d.width)),
+            height: decoded.as_ref().map(|d| i64::from(d.height)),
+            preview: decoded.as_ref().and_then(|d| d.preview.clone()),
+            thumb_sha,
+            created_at: now_millis(),
+            refs: 1,
+            released: false,
+            public: false,
+        };
+        if let Err(e) = self.store.insert_media(&rec).await {
+            // Two viewers fetched it at once: the other one stored it.
+            if let Some(existing) = self.store.media(id.as_str()).await? {
+                return Ok(existing);
+            }
+            return Err(e.into());
+        }
+        Ok(rec)
+    }
+
+    /// For a peer's `media_fetch`: a local upload the peer may see (sent in a chat where one
+    /// of its users was a member at the time, or a profile or group picture).
+    pub(crate) async fn media_for_peer(&self, peer: &str, id: &MediaId) -> Result<(MediaRec, PathBuf)> {
+        let m = self.store.media(id.as_str()).await?.ok_or(CoreError::NotFound("media"))?;
+        if id.home_server() != self.server.as_str() {
+            return Err(CoreError::NotFound("media"));
+        }
+        let mut allowed = m.public;
+        if !allowed {
+            for (chat, seq) in self.store.media_messages(&m.media_id).await? {
+                let Ok(chat) = ChatId::parse(&chat) else { continue };
+                if let Some(state) = self.chat_state(&chat).await?
+                    && state.members.iter().any(|(u, i)| u.server() == peer && i.joined_seq <= seq as u64)
+                {
+                    allowed = true;
+                    break;
+                }
+            }
+        }
+        if !allowed {
+            return Err(CoreError::NotFound("media"));
+        }
+        let path = self.blob_path(&m.sha256);
+        Ok((m, path))
     }
 
     /// Removes unreferenced media (released, or unused for `media.unused_ttl_hours`) and the
@@ -311,8 +466,18 @@ impl Core {
     }
 
     /// The upload behind `id` if the caller may see it (404 otherwise, without saying why).
+    /// Media of another appliance is fetched over federation the first time and cached.
     pub async fn media_file(&self, ctx: &AuthContext, id: &MediaId, thumbnail: bool) -> Result<MediaFile> {
-        let m = self.inner.store.media(id.as_str()).await?.ok_or(CoreError::NotFound("media"))?;
+        let m = match self.inner.store.media(id.as_str()).await? {
+            Some(m) => m,
+            None if id.home_server() != self.inner.server.as_str() => {
+                if !self.inner.may_see_remote(&ctx.user, id).await? {
+                    return Err(CoreError::NotFound("media"));
+                }
+                self.inner.fetch_remote_media(id).await?
+            }
+            None => return Err(CoreError::NotFound("media")),
+        };
         if !self.inner.may_see(&ctx.user, &m).await? {
             return Err(CoreError::NotFound("media"));
         }

@@ -115,4 +115,29 @@ impl Store {
             .await?;
         Ok(!rows.is_empty())
     }
+
+    /// Whether a cached remote user has this picture (so local users may fetch it).
+    pub async fn remote_avatar_in_use(&self, media_id: &str) -> Result<bool> {
+        let rows: Vec<serde_json::Value> = self
+            .fetch(
+                "SELECT user_id FROM user WHERE source = 'remote' AND avatar = $m LIMIT 1",
+                json!({ "m": media_id }),
+                0,
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The file name a message gave this media, if any message here carries it.
+    pub async fn media_name_in_messages(&self, media_id: &str) -> Result<Option<String>> {
+        let rows: Vec<Option<String>> = self
+            .fetch("SELECT VALUE media FROM message WHERE media_id = $m LIMIT 1", json!({ "m": media_id }), 0)
+            .await?;
+        // `media` is the message's media description as JSON.
+        Ok(rows
+            .into_iter()
+            .flatten()
+            .filter_map(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+            .find_map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned)))
+    }
 }

@@ -8,6 +8,10 @@
 //! follow each other without gap or repeat, and sums a fingerprint of each. At the end every
 //! member must hold the chat's highest acked seq, as many entries as were acked, and the same
 //! fingerprint sum: nothing lost, nothing doubled, nothing out of order.
+//!
+//! With federation the members of a chat live on two appliances; each connection goes to its
+//! user's appliance, the ledger is the same (a chat has the same IDs and seqs on both), and the
+//! rates and latencies are also kept per direction (by the side the sender or receiver is on).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::client::{self, Chat, Frame, Sources};
-use crate::report::{Lat, Outcome};
+use crate::report::{Direction, Lat, Outcome};
 use crate::transport::Conn;
 use crate::{Ctx, now_ns};
 
@@ -43,6 +47,10 @@ pub struct Load {
     pub text_len: usize,
     /// Users connected (and synced) without taking part, like the rest of a busy server.
     pub bystanders: Vec<usize>,
+    /// The window closes over the delivery to the chat partner instead of the ack (1:1 chats
+    /// only). Federation needs it: the home server acks its users' messages before relaying
+    /// them, so an ack window would let its outbox grow without bound.
+    pub until_delivered: bool,
 }
 
 pub fn fingerprint(seq: u64, id: &str) -> u64 {
@@ -68,7 +76,12 @@ struct Shared {
     window_to: u64,
     acked_in_window: AtomicU64,
     delivered_in_window: AtomicU64,
+    /// The same per appliance (federation): acks received by senders on side i, deliveries
+    /// received by users on side i.
+    acked_in_window_by_side: [AtomicU64; 2],
+    delivered_in_window_by_side: [AtomicU64; 2],
     stop_sending: AtomicBool,
+    until_delivered: bool,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +95,8 @@ struct Lane {
 #[derive(Default)]
 struct ConnResult {
     user: usize,
+    /// The appliance of the user: 0, or 1 for the federation peer.
+    side: usize,
     lanes: HashMap<usize, Lane>,
     ack: Lat,
     deliver: Lat,
@@ -127,6 +142,20 @@ fn sent_at(text: Option<&str>) -> Option<u64> {
     text?.split_whitespace().find_map(|w| w.strip_prefix('t')?.parse().ok())
 }
 
+/// A message text: a word (for search), the sender index and message number, the send time,
+/// then padding up to `len` characters.
+fn compose(word: &str, sender: usize, n: u64, sent_ns: u64, len: usize) -> String {
+    let mut text = format!("{word} u{sender}x{n} t{sent_ns} ");
+    let pad = len.saturating_sub(text.len());
+    text.extend(std::iter::repeat_n('x', pad));
+    text
+}
+
+/// The sender index the sender wrote into the text (`u<sender>x<n>`).
+fn sender_of(text: Option<&str>) -> Option<usize> {
+    text?.split_whitespace().find_map(|w| w.strip_prefix('u')?.split_once('x')?.0.parse().ok())
+}
+
 /// Opens one connection per user in `users`, in parallel (at most 64 handshakes at a time),
 /// each synced with its cursors; returns them in order with the connect→synced latencies.
 pub async fn connect_all(
@@ -138,7 +167,7 @@ pub async fn connect_all(
     let sem = Arc::new(Semaphore::new(64));
     let mut tasks = Vec::with_capacity(users.len());
     for &u in users {
-        let (sem, sources, dialer) = (sem.clone(), sources.clone(), ctx.dialer.clone());
+        let (sem, sources, dialer) = (sem.clone(), sources.clone(), ctx.dialer_for(u).clone());
         let token = ctx.users[u].token.clone();
         let frame = client::sync_frame(&cursors[u]);
         tasks.push(tokio::spawn(async move {
@@ -171,6 +200,9 @@ pub async fn connect_all(
 /// Runs a chat load over `chats` and fills `out` (rates, latencies, the delivery check).
 pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) -> anyhow::Result<()> {
     let setup = Instant::now();
+    if load.until_delivered && chats.iter().any(|c| c.members.len() != 2) {
+        anyhow::bail!("a window closed by delivery needs 1:1 chats");
+    }
     // One connection per member.
     let mut members: Vec<usize> = chats.iter().flat_map(|c| c.members.iter().copied()).collect();
     members.extend(&load.bystanders);
@@ -201,7 +233,10 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
         window_to,
         acked_in_window: AtomicU64::new(0),
         delivered_in_window: AtomicU64::new(0),
+        acked_in_window_by_side: Default::default(),
+        delivered_in_window_by_side: Default::default(),
         stop_sending: AtomicBool::new(false),
+        until_delivered: load.until_delivered,
     });
     for (i, c) in chats.iter().enumerate() {
         shared.tallies[i].max_seq.store(c.base_seq, Ordering::Relaxed);
@@ -222,7 +257,7 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
             }
             sink.close().await;
         });
-        let mut res = ConnResult { user, ..Default::default() };
+        let mut res = ConnResult { user, side: ctx.side_of(user), ..Default::default() };
         for (i, c) in chats.iter().enumerate() {
             if c.members.contains(&user) {
                 res.lanes.insert(i, Lane { last: c.base_seq, ..Default::default() });
@@ -272,7 +307,6 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
         sender_tasks.push(tokio::spawn(async move {
             let epoch = crate::epoch();
             let mut next = start_ns + (stagger * 1e9) as u64;
-            let pad = "x".repeat(text_len);
             for n in 0u64.. {
                 let intended = if let Some(i) = interval {
                     let at = next;
@@ -299,8 +333,7 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
                 }
                 let t = if intended > 0 { intended } else { now_ns() };
                 let word = WORDS[(n as usize + s) % WORDS.len()];
-                let mut text = format!("{word} u{s}x{n} t{t} ");
-                text.push_str(&pad[..text_len.saturating_sub(text.len())]);
+                let text = compose(word, s, n, t, text_len);
                 let frame = serde_json::json!({
                     "type": "send", "chat_id": chat_id, "client_id": format!("{s}.{n}.{run_no}"), "text": text,
                 })
@@ -347,12 +380,19 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
     let mut ack = Lat::default();
     let mut deliver = Lat::default();
     let (mut acks, mut deliveries) = (0, 0);
+    // Per side of the connection (federation): acks of senders there, deliveries to users there.
+    let mut side_ack = [Lat::default(), Lat::default()];
+    let mut side_deliver = [Lat::default(), Lat::default()];
+    let mut side_acks = [0u64; 2];
     for r in readers {
         let r = r.await?;
         ack.add(&r.ack);
         deliver.add(&r.deliver);
         acks += r.acks;
         deliveries += r.deliveries;
+        side_ack[r.side].add(&r.ack);
+        side_deliver[r.side].add(&r.deliver);
+        side_acks[r.side] += r.acks;
         for p in r.problems {
             out.fail(p);
         }
@@ -393,6 +433,22 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
     out.deliveries_per_sec = Some(shared.delivered_in_window.load(Ordering::Relaxed) as f64 / secs);
     out.send_ack = ack.summary();
     out.send_deliver = deliver.summary();
+    if let Some(f) = &ctx.fed {
+        // Side i sends to side 1 - i: its acks, and the deliveries on the other side.
+        let names = [f.home_name.as_str(), f.peer_name.as_str()];
+        out.directions = (0..2)
+            .map(|i| Direction {
+                name: format!("{} → {}", names[i], names[1 - i]),
+                senders: load.senders.iter().filter(|(u, _)| ctx.side_of(*u) == i).count(),
+                acked: side_acks[i],
+                acked_per_sec: shared.acked_in_window_by_side[i].load(Ordering::Relaxed) as f64 / secs,
+                deliveries_per_sec: shared.delivered_in_window_by_side[1 - i].load(Ordering::Relaxed) as f64
+                    / secs,
+                send_ack: side_ack[i].summary(),
+                send_deliver: side_deliver[1 - i].summary(),
+            })
+            .collect();
+    }
     ctx.stored_messages += acks;
     Ok(())
 }
@@ -405,7 +461,8 @@ fn reader_frame(shared: &Shared, res: &mut ConnResult, text: &str) {
                 res.problem(format!("ack for an unknown chat: {text}"));
                 return;
             };
-            if let Some(s) = client_id.split('.').next().and_then(|s| s.parse::<usize>().ok())
+            if !shared.until_delivered
+                && let Some(s) = client_id.split('.').next().and_then(|s| s.parse::<usize>().ok())
                 && let Some(p) = shared.permits.get(s)
             {
                 p.add_permits(1);
@@ -418,6 +475,7 @@ fn reader_frame(shared: &Shared, res: &mut ConnResult, text: &str) {
             res.acks += 1;
             if (shared.window_from..shared.window_to).contains(&now) {
                 shared.acked_in_window.fetch_add(1, Ordering::Relaxed);
+                shared.acked_in_window_by_side[res.side].fetch_add(1, Ordering::Relaxed);
             }
             if let Some(sent) = sent_at(entry.text.as_deref())
                 && sent >= shared.window_from
@@ -432,8 +490,14 @@ fn reader_frame(shared: &Shared, res: &mut ConnResult, text: &str) {
                 return;
             };
             res.deliveries += 1;
+            if shared.until_delivered
+                && let Some(p) = sender_of(entry.text.as_deref()).and_then(|s| shared.permits.get(s))
+            {
+                p.add_permits(1);
+            }
             if (shared.window_from..shared.window_to).contains(&now) {
                 shared.delivered_in_window.fetch_add(1, Ordering::Relaxed);
+                shared.delivered_in_window_by_side[res.side].fetch_add(1, Ordering::Relaxed);
             }
             if let Some(sent) = sent_at(entry.text.as_deref())
                 && sent >= shared.window_from
@@ -458,5 +522,24 @@ fn reader_frame(shared: &Shared, res: &mut ConnResult, text: &str) {
         }
         Frame::Malformed(e) => res.problem(format!("malformed frame: {e}")),
         Frame::Ready | Frame::SyncDone { .. } | Frame::Other => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_back_what_the_sender_wrote() {
+        let text = compose("umbrella", 12, 7, 123_456, 100);
+        assert_eq!(text.len(), 100);
+        assert!(text.starts_with("umbrella u12x7 t123456 x"));
+        assert_eq!(sender_of(Some(&text)), Some(12));
+        assert_eq!(sent_at(Some(&text)), Some(123_456));
+        // Longer than asked: not cut.
+        assert_eq!(compose("temple", 3, 1, 9, 4), "temple u3x1 t9 ");
+        assert_eq!(sender_of(Some("temple u3 t9")), None);
+        assert_eq!(sent_at(Some("temple u3x1")), None);
+        assert_eq!(sender_of(None), None);
     }
 }

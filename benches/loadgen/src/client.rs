@@ -86,7 +86,8 @@ impl Api {
         bail!("{method} {path}: still rate limited after 20 tries")
     }
 
-    async fn expect(
+    /// Any call that must answer `want`; the JSON body.
+    pub async fn expect(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -113,6 +114,13 @@ impl Api {
             id: v["user"]["user_id"].as_str().context("user_id")?.to_owned(),
             token: v["access_token"].as_str().context("access_token")?.to_owned(),
         })
+    }
+
+    /// `POST /api/auth/login`: an access token for an existing account (e.g. an admin).
+    pub async fn login(&self, login: &str, password: &str) -> anyhow::Result<String> {
+        let body = json!({ "login": login, "password": password });
+        let v = self.expect(reqwest::Method::POST, "/api/auth/login", None, Some(&body), 200).await?;
+        Ok(v["access_token"].as_str().context("access_token")?.to_owned())
     }
 
     pub async fn direct(&self, a: &User, b: &User) -> anyhow::Result<(String, u64)> {

@@ -6,12 +6,14 @@
 //! Layout: `client` (REST, frame parsing), `transport` (WebSocket and WebTransport connections
 //! behind one type), `chat` (the chat engine and its delivery ledger), `scenarios` (each
 //! scenario's setup and measurement), `server` (starting, stopping and killing a `parley` it was
-//! given with `--spawn`), `procfs` (CPU and memory of the server process), `report`
-//! (histograms, results, Markdown), `compare` (reports side by side).
+//! given with `--spawn`), `peering` (the two peered appliances of the federation scenario),
+//! `procfs` (CPU and memory of the server process), `report` (histograms, results, Markdown),
+//! `compare` (reports side by side).
 
 mod chat;
 mod client;
 mod compare;
+mod peering;
 mod procfs;
 mod report;
 mod scenarios;
@@ -69,6 +71,22 @@ pub struct Args {
     /// With --target: the server's pid, to report its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// `federation` with --target: the second appliance (peered with the first if it is not yet).
+    #[arg(long, requires = "target")]
+    peer_target: Option<SocketAddr>,
+    /// With --peer-target: the second server's pid.
+    #[arg(long)]
+    peer_pid: Option<u32>,
+    /// `federation` with --target: an admin account `LOGIN:PASSWORD` on both appliances (to peer
+    /// them and read their federation queues). With --spawn the load generator makes one.
+    #[arg(long)]
+    admin: Option<String>,
+    /// Pairs in `federation` (user i on the first appliance, user i on the second).
+    #[arg(long)]
+    fed_pairs: Option<usize>,
+    /// Total send rate of `federation-paced` in messages/s (both directions together).
+    #[arg(long)]
+    fed_rate: Option<f64>,
     /// Comma-separated scenarios to run, in order.
     #[arg(long, default_value = STANDARD)]
     scenarios: String,
@@ -138,6 +156,16 @@ impl Args {
     pub fn restart_messages(&self) -> u64 {
         self.restart_messages.unwrap_or(if self.quick { 5_000 } else { 1_000_000 })
     }
+    pub fn fed_pairs(&self) -> usize {
+        self.fed_pairs.unwrap_or(if self.quick { 20 } else { 200 })
+    }
+    pub fn fed_rate(&self) -> f64 {
+        self.fed_rate.unwrap_or(if self.quick { 100.0 } else { 300.0 })
+    }
+    /// The scenarios asked for, in order.
+    fn scenario_names(&self) -> Vec<&str> {
+        self.scenarios.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
+    }
 }
 
 /// Everything the scenarios share.
@@ -156,45 +184,85 @@ pub struct Ctx {
     /// Acknowledged messages stored so far by this run.
     pub stored_messages: u64,
     pub run_id: String,
+    /// Federation: the second appliance, whose users follow the first one's in `users`.
+    pub fed: Option<peering::Federated>,
 }
 
 /// CPU and memory at the start of a measurement.
 pub struct Usage {
     cpu: Option<f64>,
     rss: Option<u64>,
+    peer_cpu: Option<f64>,
+    peer_rss: Option<u64>,
     own_cpu: Option<f64>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// What a server used since `cpu0`/`rss0` were read.
+fn server_usage(
+    pid: Option<u32>,
+    cpu0: Option<f64>,
+    rss0: Option<u64>,
+    sampler: Option<&procfs::RssSampler>,
+    msgs: Option<u64>,
+) -> Option<ServerUsage> {
+    let (pid, cpu0, rss0) = (pid?, cpu0?, rss0?);
+    let cpu = procfs::cpu_secs(pid).unwrap_or(cpu0) - cpu0;
+    let rss1 = procfs::rss(pid).unwrap_or(0);
+    let peak = sampler.map(|s| s.peak()).unwrap_or(rss1).max(rss1);
+    Some(ServerUsage {
+        cpu_secs: cpu,
+        cpu_secs_per_1000_msgs: msgs.filter(|m| *m > 0).map(|m| cpu * 1000.0 / m as f64),
+        rss_start_mib: rss0 as f64 / MIB,
+        rss_end_mib: rss1 as f64 / MIB,
+        peak_rss_mib: peak as f64 / MIB,
+    })
+}
+
 impl Ctx {
     pub fn usage_begin(&self) -> Usage {
-        if let Some(s) = &self.sampler {
+        let peer_pid = self.fed.as_ref().and_then(|f| f.peer_pid);
+        for s in [self.sampler.as_ref(), self.fed.as_ref().and_then(|f| f.peer_sampler.as_ref())]
+            .into_iter()
+            .flatten()
+        {
             s.reset();
         }
         Usage {
             cpu: self.pid.and_then(procfs::cpu_secs),
             rss: self.pid.and_then(procfs::rss),
+            peer_cpu: peer_pid.and_then(procfs::cpu_secs),
+            peer_rss: peer_pid.and_then(procfs::rss),
             own_cpu: procfs::cpu_secs(std::process::id()),
         }
     }
 
-    /// Fills the server usage of `out`; `msgs` gives CPU per 1,000 messages.
+    /// Fills the server usage of `out` (both servers' with federation); `msgs` gives CPU per
+    /// 1,000 messages.
     pub fn usage_end(&self, u: Usage, out: &mut Outcome, msgs: Option<u64>) {
-        if let (Some(pid), Some(cpu0), Some(rss0)) = (self.pid, u.cpu, u.rss) {
-            let cpu = procfs::cpu_secs(pid).unwrap_or(cpu0) - cpu0;
-            let rss1 = procfs::rss(pid).unwrap_or(0);
-            let peak = self.sampler.as_ref().map(|s| s.peak()).unwrap_or(rss1).max(rss1);
-            out.server = Some(ServerUsage {
-                cpu_secs: cpu,
-                cpu_secs_per_1000_msgs: msgs.filter(|m| *m > 0).map(|m| cpu * 1000.0 / m as f64),
-                rss_start_mib: rss0 as f64 / MIB,
-                rss_end_mib: rss1 as f64 / MIB,
-                peak_rss_mib: peak as f64 / MIB,
-            });
+        out.server = server_usage(self.pid, u.cpu, u.rss, self.sampler.as_ref(), msgs);
+        if let Some(f) = &self.fed {
+            out.peer_server = server_usage(f.peer_pid, u.peer_cpu, u.peer_rss, f.peer_sampler.as_ref(), msgs);
         }
         if let (Some(c0), Some(c1)) = (u.own_cpu, procfs::cpu_secs(std::process::id())) {
             out.loadgen_cpu_secs = Some(c1 - c0);
+        }
+    }
+
+    /// The dialer of the appliance `user` lives on.
+    pub fn dialer_for(&self, user: usize) -> &Dialer {
+        match &self.fed {
+            Some(f) if user >= f.first_peer_user => &f.peer_dialer,
+            _ => &self.dialer,
+        }
+    }
+
+    /// Which appliance `user` lives on: 0 for the target, 1 for the federation peer.
+    pub fn side_of(&self, user: usize) -> usize {
+        match &self.fed {
+            Some(f) if user >= f.first_peer_user => 1,
+            _ => 0,
         }
     }
 
@@ -207,7 +275,7 @@ impl Ctx {
     }
 }
 
-async fn wait_ready(api: &Api, within: Duration) -> anyhow::Result<Duration> {
+pub async fn wait_ready(api: &Api, within: Duration) -> anyhow::Result<Duration> {
     let t = Instant::now();
     while t.elapsed() < within {
         if api.ready().await {
@@ -219,7 +287,12 @@ async fn wait_ready(api: &Api, within: Duration) -> anyhow::Result<Duration> {
 }
 
 /// Registers `n` users concurrently (argon2 makes this slow: it is setup, timed separately).
-async fn register_users(api: &Api, run_id: &str, n: usize, concurrency: usize) -> anyhow::Result<Vec<User>> {
+pub async fn register_users(
+    api: &Api,
+    run_id: &str,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<User>> {
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let tasks: Vec<_> = (0..n)
         .map(|i| {
@@ -237,11 +310,21 @@ async fn register_users(api: &Api, run_id: &str, n: usize, concurrency: usize) -
     Ok(users)
 }
 
-async fn run(args: Args) -> anyhow::Result<Report> {
-    epoch();
-    let machine = procfs::Machine::read();
-    let load_before = procfs::loadavg();
-    let mut work_dir = None;
+/// A run ready for its scenarios: the context and what the report says about the target.
+pub struct Prepared {
+    pub ctx: Ctx,
+    /// Setup figures (registrations...), not part of any measurement.
+    pub setup: BTreeMap<String, f64>,
+    /// Temp dirs of spawned appliances: removed after a passing run, kept (with the server logs)
+    /// after a failing one.
+    pub work_dirs: Vec<PathBuf>,
+    pub target: String,
+    pub server_config: Option<String>,
+}
+
+/// One appliance, started (`--spawn`) or given (`--target`), with `--users` registered.
+async fn prepare(args: &Args, run_id: String) -> anyhow::Result<Prepared> {
+    let mut work_dirs = Vec::new();
     let (addr, spawned) = match (&args.target, &args.spawn) {
         (Some(a), _) => (*a, None),
         (None, Some(bin)) => {
@@ -250,7 +333,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             std::fs::create_dir_all(&dir)?;
             eprintln!("loadgen: starting {} in {}", bin.display(), dir.display());
             let s = server::Spawned::start(bin, &dir)?;
-            work_dir = Some(dir);
+            work_dirs.push(dir);
             (s.addr, Some(s))
         }
         (None, None) => bail!("give --target ADDR or --spawn PATH_TO_PARLEY"),
@@ -258,10 +341,6 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     let api = Api::new(addr);
     wait_ready(&api, Duration::from_secs(120)).await?;
     let pid = spawned.as_ref().map(|s| s.pid()).or(args.server_pid);
-    let run_id = format!(
-        "{:x}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 0xffffff
-    );
     let mut setup = BTreeMap::new();
 
     let n = args.users();
@@ -274,7 +353,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
 
     let sampler = pid.map(procfs::RssSampler::start);
     let sources = Arc::new(Sources::new(args.sources));
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         dialer: Dialer::new(args.transport, api.clone(), sources.count()),
         api,
         cursors: vec![BTreeMap::new(); users.len()],
@@ -286,9 +365,35 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         stored_messages: 0,
         run_id,
         args: args.clone(),
+        fed: None,
     };
+    let target = match &args.spawn {
+        Some(bin) => format!("spawned {}", bin.display()),
+        None => addr.to_string(),
+    };
+    let server_config = args.spawn.is_some().then(|| server::BENCH_CONFIG.to_owned());
+    Ok(Prepared { ctx, setup, work_dirs, target, server_config })
+}
+
+async fn run(args: Args) -> anyhow::Result<Report> {
+    epoch();
+    let machine = procfs::Machine::read();
+    let load_before = procfs::loadavg();
+    let names = args.scenario_names();
+    // The federation scenarios need two peered appliances: a run of their own.
+    let federated = names.iter().any(|n| n.starts_with("federation"));
+    if federated && !names.iter().all(|n| n.starts_with("federation")) {
+        bail!("the federation scenarios run on their own pair of appliances: give them alone in --scenarios");
+    }
+    let run_id = format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() % 0xffffff
+    );
+    let prepared =
+        if federated { peering::prepare(&args, run_id).await? } else { prepare(&args, run_id).await? };
+    let Prepared { mut ctx, mut setup, work_dirs, target, server_config } = prepared;
     let mut outcomes = Vec::new();
-    for name in args.scenarios.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for name in names {
         eprintln!("loadgen: scenario {name}");
         let mut out = match scenarios::run(&mut ctx, name).await {
             Ok(o) => o,
@@ -310,25 +415,26 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     if args.transport == Transport::Webtransport {
         setup.insert("WebTransport handshakes retried (all scenarios)".into(), ctx.dialer.retries() as f64);
     }
-    if let Some(mut s) = ctx.server.take() {
+    let passed = outcomes.iter().all(|o| o.passed);
+    let peer_server = ctx.fed.as_mut().and_then(|f| f.peer_server.take());
+    for mut s in ctx.server.take().into_iter().chain(peer_server) {
         s.stop().context("stopping the appliance")?;
     }
-    if let Some(d) = work_dir {
-        let _ = std::fs::remove_dir_all(d);
+    for d in work_dirs {
+        if passed {
+            let _ = std::fs::remove_dir_all(d);
+        } else {
+            eprintln!("loadgen: a check failed; kept {} (parley.log holds the server's log)", d.display());
+        }
     }
-    let passed = outcomes.iter().all(|o| o.passed);
     Ok(Report {
         label: args.label.clone(),
         transport: args.transport,
         load_average: [load_before, procfs::loadavg()],
-        target: if args.spawn.is_some() {
-            format!("spawned {}", args.spawn.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
-        } else {
-            addr.to_string()
-        },
+        target,
         spawned: args.spawn.is_some(),
         machine,
-        server_config: args.spawn.is_some().then(|| server::BENCH_CONFIG.to_owned()),
+        server_config,
         setup,
         scenarios: outcomes,
         passed,

@@ -68,6 +68,23 @@ pub struct ServerUsage {
     pub peak_rss_mib: f64,
 }
 
+/// One direction of federated traffic: senders on one appliance, their chat partners on the other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Direction {
+    /// `from → to` (server names).
+    pub name: String,
+    pub senders: usize,
+    /// Acknowledged messages (whole run, warm-up included).
+    pub acked: u64,
+    /// Acks received in the measured window, per second.
+    pub acked_per_sec: f64,
+    /// Deliveries to the receiving appliance's users in the measured window, per second.
+    pub deliveries_per_sec: f64,
+    pub send_ack: Option<Percentiles>,
+    /// Send → the `message` frame at the partner, through the other appliance.
+    pub send_deliver: Option<Percentiles>,
+}
+
 /// One scenario's result.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Outcome {
@@ -93,6 +110,12 @@ pub struct Outcome {
     pub errors: u64,
     pub error_samples: Vec<String>,
     pub server: Option<ServerUsage>,
+    /// Federation: the second appliance (`server` is the chats' home).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_server: Option<ServerUsage>,
+    /// Federation: the traffic of each direction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directions: Vec<Direction>,
     pub loadgen_cpu_secs: Option<f64>,
 }
 
@@ -128,6 +151,7 @@ impl Outcome {
             self.send_deliver = None;
             self.latencies.clear();
             self.figures.clear();
+            self.directions.clear();
         }
     }
 }
@@ -183,40 +207,18 @@ impl Report {
     /// The Markdown body: machine, settings, one results table, details per scenario and the
     /// comparison with the issue's targets.
     pub fn markdown(&self) -> String {
-        let mut s = String::new();
-        let m = &self.machine;
-        let _ = writeln!(s, "## Machine\n");
-        let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", m.cpu_model, m.cpus);
-        let _ = writeln!(s, "- Memory: {:.1} GiB; kernel {}", m.mem_gib, m.kernel);
-        let _ = writeln!(s, "- Open files limit (soft / hard): {}", m.open_files_limit);
-        let _ = writeln!(
-            s,
-            "- Load generator on the same machine, over 127.0.0.x; target {}; devices connect over {}",
-            self.target,
-            self.transport.label()
-        );
-        let _ = writeln!(
-            s,
-            "- Load average (1 / 5 / 15 min): {} at the start, {} at the end",
-            self.load_average[0], self.load_average[1]
-        );
-        if !self.label.is_empty() {
-            let _ = writeln!(s, "\n**{}**", self.label);
-        }
-        if let Some(cfg) = &self.server_config {
-            let _ = writeln!(
-                s,
-                "\n## Settings\n\nThe appliance ran on a fresh temp data dir with the shipped defaults \
-                 (durable commits: `sync=every`) plus:\n\n```toml\n{}```",
-                cfg
-            );
-        }
-        if !self.setup.is_empty() {
-            let _ = writeln!(s, "\n## Setup (not part of any measurement)\n");
-            for (k, v) in &self.setup {
-                let _ = writeln!(s, "- {k}: {}", num(*v));
+        // A federation report has its own tables (two appliances, two directions) and no
+        // targets; it is a section of BENCHMARKS.md, so its results come first, one level down.
+        if !self.scenarios.is_empty() && self.scenarios.iter().all(|o| o.name.starts_with("federation")) {
+            let mut s = String::new();
+            for o in &self.scenarios {
+                s.push_str(&federation_markdown(o));
             }
+            s.push('\n');
+            s.push_str(&self.header("###", "Each appliance ran"));
+            return s;
         }
+        let mut s = self.header("##", "The appliance ran");
         let _ = writeln!(s, "\n## Results ({})\n", self.transport.label());
         let _ = writeln!(
             s,
@@ -284,7 +286,46 @@ impl Report {
         s
     }
 
-    fn find(&self, name: &str) -> Option<&Outcome> {
+    /// Machine, settings and setup, under `h` headings.
+    fn header(&self, h: &str, ran: &str) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let _ = writeln!(s, "{h} Machine\n");
+        let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", m.cpu_model, m.cpus);
+        let _ = writeln!(s, "- Memory: {:.1} GiB; kernel {}", m.mem_gib, m.kernel);
+        let _ = writeln!(s, "- Open files limit (soft / hard): {}", m.open_files_limit);
+        let _ = writeln!(
+            s,
+            "- Load generator on the same machine, over 127.0.0.x; target {}; devices connect over {}",
+            self.target,
+            self.transport.label()
+        );
+        let _ = writeln!(
+            s,
+            "- Load average (1 / 5 / 15 min): {} at the start, {} at the end",
+            self.load_average[0], self.load_average[1]
+        );
+        if !self.label.is_empty() {
+            let _ = writeln!(s, "\n**{}**", self.label);
+        }
+        if let Some(cfg) = &self.server_config {
+            let _ = writeln!(
+                s,
+                "\n{h} Settings\n\n{ran} on a fresh temp data dir with the shipped defaults \
+                 (durable commits: `sync=every`) plus:\n\n```toml\n{}```",
+                cfg
+            );
+        }
+        if !self.setup.is_empty() {
+            let _ = writeln!(s, "\n{h} Setup (not part of any measurement)\n");
+            for (k, v) in &self.setup {
+                let _ = writeln!(s, "- {k}: {}", num(*v));
+            }
+        }
+        s
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Outcome> {
         self.scenarios.iter().find(|o| o.name == name && o.passed)
     }
 
@@ -366,4 +407,93 @@ impl Report {
         );
         s
     }
+}
+
+/// A federation scenario: the two directions side by side, then the two appliances.
+pub fn federation_markdown(o: &Outcome) -> String {
+    let mut s = String::new();
+    let param = |k: &str| o.params.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    let (home, peer) = (param("home"), param("peer"));
+    let _ = writeln!(s, "\n### {}\n\n{}\n", o.name, o.description);
+    let params: Vec<String> = o.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(s, "- parameters: {}", params.join(", "));
+    let _ = writeln!(
+        s,
+        "- check: {}; setup {:.1} s, measured {:.1} s",
+        if o.passed {
+            "ok (every acknowledged message delivered to the other side exactly once, in order)"
+        } else {
+            "**FAILED**"
+        },
+        o.setup_secs,
+        o.measured_secs
+    );
+    if !o.passed {
+        let _ = writeln!(s, "- **check failed; numbers not reported**:");
+        for p in &o.problems {
+            let _ = writeln!(s, "  - {p}");
+        }
+    }
+    if o.errors > 0 {
+        let _ = writeln!(s, "- errors: {} (e.g. {})", o.errors, o.error_samples.join("; "));
+    }
+    if !o.directions.is_empty() {
+        let _ = writeln!(s, "\nLatencies in ms as p50 / p90 / p99 / p99.9.\n");
+        let _ = write!(s, "| |");
+        for d in &o.directions {
+            let _ = write!(s, " {} |", d.name);
+        }
+        let _ = writeln!(s, " both |\n|---|{}---|", "---|".repeat(o.directions.len()));
+        let mut row = |label: &str, cells: Vec<String>, total: String| {
+            let _ = writeln!(s, "| {label} | {} | {total} |", cells.join(" | "));
+        };
+        let ds = &o.directions;
+        row(
+            "senders",
+            ds.iter().map(|d| d.senders.to_string()).collect(),
+            ds.iter().map(|d| d.senders).sum::<usize>().to_string(),
+        );
+        row("acked msg/s", ds.iter().map(|d| num(d.acked_per_sec)).collect(), opt(o.acked_per_sec));
+        row(
+            "delivered at the other appliance, msg/s",
+            ds.iter().map(|d| num(d.deliveries_per_sec)).collect(),
+            opt(o.deliveries_per_sec),
+        );
+        row("send→ack", ds.iter().map(|d| pct(&d.send_ack)).collect(), pct(&o.send_ack));
+        row("send→remote deliver", ds.iter().map(|d| pct(&d.send_deliver)).collect(), pct(&o.send_deliver));
+    }
+    let usage = [(format!("{home} (home of the chats)"), &o.server), (peer, &o.peer_server)];
+    if usage.iter().any(|(_, u)| u.is_some()) {
+        let _ = writeln!(
+            s,
+            "\n| server | CPU s | CPU s / 1,000 acked msgs | RSS start → end MiB | peak RSS MiB |\n|---|---|---|---|---|"
+        );
+        for (name, u) in usage {
+            if let Some(u) = u {
+                let _ = writeln!(
+                    s,
+                    "| {name} | {} | {} | {:.0} → {:.0} | {:.0} |",
+                    num(u.cpu_secs),
+                    opt(u.cpu_secs_per_1000_msgs),
+                    u.rss_start_mib,
+                    u.rss_end_mib,
+                    u.peak_rss_mib
+                );
+            }
+        }
+    }
+    s.push('\n');
+    if let Some(a) = o.acked {
+        let _ = writeln!(s, "- acknowledged messages: {}; deliveries: {}", a, o.deliveries.unwrap_or(0));
+    }
+    for (k, v) in &o.figures {
+        let _ = writeln!(s, "- {k}: {}", num(*v));
+    }
+    for (k, p) in &o.latencies {
+        let _ = writeln!(s, "- {k} (ms, p50 / p90 / p99 / p99.9): {}", pct(&Some(p.clone())));
+    }
+    if let Some(c) = o.loadgen_cpu_secs {
+        let _ = writeln!(s, "- load generator: {c:.2} CPU s");
+    }
+    s
 }

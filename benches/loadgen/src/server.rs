@@ -1,6 +1,8 @@
 //! The appliance under test when the load generator starts it itself (`--spawn BIN`): a temp
 //! data dir, a config file with benchmark limits, `127.0.0.1:0` (the address is read from the
-//! server's start-up line, so no port is guessed), and stop, restart and `kill -9`.
+//! server's start-up line, so no port is guessed), and stop, restart and `kill -9`. The
+//! federation scenario starts two, each with its own environment (server name, federation on)
+//! and an admin account made with `parley admin create-user` before it serves.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -43,6 +45,8 @@ format = "text"
 pub struct Spawned {
     bin: PathBuf,
     dir: PathBuf,
+    /// `PARLEY__…` settings over the config file.
+    env: Vec<(String, String)>,
     child: Child,
     pub addr: SocketAddr,
     /// How long the last start took until the listener was up.
@@ -52,11 +56,25 @@ pub struct Spawned {
 impl Spawned {
     /// Starts `bin` on a new data dir under `work` (removed by [`Spawned::stop`]'s caller).
     pub fn start(bin: &Path, work: &Path) -> anyhow::Result<Self> {
+        Self::start_with(bin, work, Vec::new(), None)
+    }
+
+    /// [`Spawned::start`] with `PARLEY__…` variables over the config file, and first an admin
+    /// account `(login, password)` made by `parley admin create-user --admin`.
+    pub fn start_with(
+        bin: &Path,
+        work: &Path,
+        env: Vec<(String, String)>,
+        admin: Option<(&str, &str)>,
+    ) -> anyhow::Result<Self> {
         let dir = work.join("data");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(work.join("parley.toml"), BENCH_CONFIG)?;
-        let (child, addr, started_in) = launch(bin, work)?;
-        Ok(Self { bin: bin.to_owned(), dir: work.to_owned(), child, addr, started_in })
+        if let Some((login, password)) = admin {
+            create_admin(bin, work, &env, login, password)?;
+        }
+        let (child, addr, started_in) = launch(bin, work, &env)?;
+        Ok(Self { bin: bin.to_owned(), dir: work.to_owned(), env, child, addr, started_in })
     }
 
     pub fn pid(&self) -> u32 {
@@ -92,7 +110,7 @@ impl Spawned {
 
     /// Starts the binary again on the same data dir (a new port).
     pub fn restart(&mut self) -> anyhow::Result<()> {
-        let (child, addr, started_in) = launch(&self.bin, &self.dir)?;
+        let (child, addr, started_in) = launch(&self.bin, &self.dir, &self.env)?;
         self.child = child;
         self.addr = addr;
         self.started_in = started_in;
@@ -124,15 +142,48 @@ fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `bin admin create-user --admin` on the data dir, the password on stdin (before `serve`: the
+/// command opens the database itself).
+fn create_admin(
+    bin: &Path,
+    work: &Path,
+    env: &[(String, String)],
+    login: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let mut child = Command::new(bin)
+        .args(["admin", "create-user", "--admin", "--username", login, "--config"])
+        .arg(work.join("parley.toml"))
+        .env("PARLEY__STORAGE__DATA_DIR", work.join("data"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {} admin create-user", bin.display()))?;
+    child.stdin.take().context("stdin")?.write_all(format!("{password}\n").as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("parley admin create-user failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
 /// Runs `bin serve --config work/parley.toml`, waits for its "listening on" line and keeps
 /// copying its log to `work/parley.log`.
-fn launch(bin: &Path, work: &Path) -> anyhow::Result<(Child, SocketAddr, Duration)> {
+fn launch(
+    bin: &Path,
+    work: &Path,
+    env: &[(String, String)],
+) -> anyhow::Result<(Child, SocketAddr, Duration)> {
     let t = Instant::now();
     let mut child = Command::new(bin)
         .arg("serve")
         .arg("--config")
         .arg(work.join("parley.toml"))
         .env("PARLEY__STORAGE__DATA_DIR", work.join("data"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -103,4 +103,17 @@ describe('RestClient', () => {
     await expect(p).rejects.toMatchObject({ code: 'aborted', status: 0 });
     await expect(p).rejects.toBeInstanceOf(ApiError);
   });
+
+  it('looks an address up as username and keeps a federation_error with its message', async () => {
+    const urls: string[] = [];
+    const fetchFn = (async (url: string) => {
+      urls.push(url);
+      return json(502, { code: 'federation_error', message: 'b.test: connection timed out' });
+    }) as unknown as typeof fetch;
+    const api = new RestClient({ store: new MemoryTokenStore(tokens()), fetch: fetchFn, now: () => 0 });
+    const err = await api.lookup('username', 'bob@b.test').catch((e) => e);
+    expect(urls).toEqual(['/api/users/lookup?username=bob%40b.test']);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 502, code: 'federation_error', message: 'b.test: connection timed out' });
+  });
 });

@@ -51,6 +51,11 @@ export interface AppState {
   phase: 'starting' | 'signed_out' | 'signed_in';
   signedOutReason: string | null;
   me: Profile | null;
+  /**
+   * This appliance's server name (the domain of my user ID, confirmed by each `ready` frame):
+   * people whose ID has another domain belong to another organization.
+   */
+  serverName: string | null;
   conn: ConnState;
   retryAt: number | null;
   chats: Record<string, ChatData>;
@@ -85,6 +90,7 @@ export const initialState: AppState = {
   phase: 'starting',
   signedOutReason: null,
   me: null,
+  serverName: null,
   conn: 'offline',
   retryAt: null,
   chats: {},

@@ -1,5 +1,6 @@
 // Telling others and the user that messages arrived: batched `received` frames (two grey ticks
 // for the senders) and browser notifications while the tab is hidden.
+import { withOrg } from '../api/address';
 import { mediaPreview } from '../api/media';
 import type { ClientFrame, Message } from '../api/types';
 import type { AppState } from './appState';
@@ -38,7 +39,7 @@ export function notifyMessage(state: AppState, m: Message, openChat: (chatId: st
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
   const c = state.chats[m.chat_id];
   if (!c) return;
-  const sender = state.profiles[m.sender]?.display_name ?? m.sender.split('@')[0];
+  const sender = withOrg(state.profiles[m.sender]?.display_name ?? m.sender.split('@')[0], m.sender, state.serverName);
   const title = c.summary.kind === 'group' ? c.summary.name : sender;
   const text = m.media ? mediaPreview(m.media, m.text) : (m.text ?? '');
   const body = c.summary.kind === 'group' ? `${sender}: ${text}` : text;

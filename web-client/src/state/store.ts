@@ -6,6 +6,7 @@ import { useSyncExternalStore } from 'react';
 import { Outbox, newClientId, type PendingSend } from '../api/outbox';
 import { Realtime } from '../api/realtime';
 import { FORCE_KEY, MEMORY_KEY, TransportSelector } from '../api/transport';
+import { serverOf } from '../api/address';
 import { ApiError, LocalTokenStore, RestClient } from '../api/rest';
 import type { ChatSummary, Message, Profile, ServerFrame, UserId } from '../api/types';
 import { chatFromPath, chatPath, initialState as initial, peerFromSummary, type AppState } from './appState';
@@ -164,6 +165,7 @@ export class AppController {
     this.set({
       phase: 'signed_in',
       me,
+      serverName: serverOf(me.user_id) || null,
       signedOutReason: null,
       profiles: { ...this.state.profiles, [me.user_id]: me },
       outbox: this.outbox.list(),
@@ -297,8 +299,9 @@ export class AppController {
         this.ensureMembers(summary);
         this.updatePresenceSubscription();
         c = this.state.chats[id];
-      } catch {
-        this.toast('This chat is not available.');
+      } catch (e) {
+        // Another organization's appliance that cannot be reached says so; anything else is "not available".
+        this.toast(e instanceof ApiError && e.code === 'federation_error' ? errorText(e) : 'This chat is not available.');
         this.navigate(null);
         return;
       }
@@ -510,13 +513,22 @@ export class AppController {
     const me = this.state.me?.user_id;
     if (!me) return;
     switch (f.type) {
+      case 'ready': {
+        const server = serverOf(f.user_id);
+        if (server && server !== this.state.serverName) this.set({ serverName: server });
+        break;
+      }
       case 'message':
       case 'ack': {
         const m = f.message;
         const had = this.state.chats[m.chat_id];
         if (!had) {
-          // A chat we did not know yet (created while we were offline): fetch it.
-          this.refreshChat(m.chat_id).then(() => this.setChat(m.chat_id, (c) => applyEntry(c, m, me))).catch(() => {});
+          // A chat we did not know yet (created while we were offline, or whose first news is this
+          // message, as with a chat homed on another organization's appliance): fetch it, then
+          // take the message like any other, `received` included (the sender's second tick).
+          this.refreshChat(m.chat_id).then(() => {
+            if (this.state.chats[m.chat_id]) this.onFrame(f);
+          }).catch(() => {});
           return;
         }
         const isNew = m.seq > had.maxSeq;

@@ -6,7 +6,8 @@ import type { Message } from '../api/types';
 import { formatBytes, mediaPreview } from '../api/media';
 import { tickState, type ChatData } from '../state/logic';
 import { app, type Upload } from '../state/store';
-import { MenuButton, Ticks, type MenuItem } from './common';
+import { orgOf } from '../api/address';
+import { MenuButton, OrgBadge, Ticks, useServerName, type MenuItem } from './common';
 import { colorFor, timeOf } from './format';
 import { IconBlocked, IconClose, IconDown, IconFile } from './icons';
 import { MediaBlock } from './Media';
@@ -17,10 +18,11 @@ function linkify(text: string) {
 }
 
 export function Quote({ m, name, onJump }: { m: Message; name: (u: string) => string; onJump?: (seq: number) => void }) {
+  const org = orgOf(m.sender, useServerName());
   return (
-    <button type="button" className="quote" style={{ borderColor: colorFor(m.sender) }} aria-label={`Replying to ${name(m.sender)}: ${m.deleted ? 'deleted message' : m.media ? mediaPreview(m.media, m.text) : m.text ?? ''}`}
+    <button type="button" className="quote" style={{ borderColor: colorFor(m.sender) }} aria-label={`Replying to ${name(m.sender)}${org ? ` (${org})` : ''}: ${m.deleted ? 'deleted message' : m.media ? mediaPreview(m.media, m.text) : m.text ?? ''}`}
       onClick={(e) => { e.stopPropagation(); onJump?.(m.seq); }}>
-      <span className="quote-name" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</span>
+      <span className="quote-name" style={{ color: colorFor(m.sender) }}>{name(m.sender)}<OrgBadge id={m.sender} /></span>
       <span className="quote-text">{m.deleted ? 'This message was deleted' : m.media ? mediaPreview(m.media, m.text) : m.text}</span>
     </button>
   );
@@ -49,7 +51,7 @@ export function Bubble({ m, me, chat, first, name, quoted, highlight, onJump, on
       <div className={`bubble${m.deleted ? ' deleted' : ''}${media ? ` media-bubble media-${m.kind}` : ''}`} data-testid="bubble" data-tick={tick ?? undefined}
         data-kind={m.kind}
         onDoubleClick={() => !m.deleted && !chat.removed && onReply(m)}>
-        {group && !mine && first && <div className="sender" style={{ color: colorFor(m.sender) }}>{name(m.sender)}</div>}
+        {group && !mine && first && <div className="sender" style={{ color: colorFor(m.sender) }}>{name(m.sender)}<OrgBadge id={m.sender} /></div>}
         {quoted && <Quote m={quoted} name={name} onJump={onJump} />}
         {m.reply_to && !quoted && <div className="quote quote-missing">Reply to an earlier message</div>}
         {media && <MediaBlock media={media} caption={m.text} onOpen={() => onView(m)} />}

@@ -5,9 +5,10 @@ import { useEffect, useState } from 'react';
 import type { Message } from '../api/types';
 import { typingUsers, visiblePending } from '../state/logic';
 import { app, useApp } from '../state/store';
-import { Avatar, MenuButton, type MenuItem } from './common';
+import { orgOf } from '../api/address';
+import { Avatar, MenuButton, PersonTitle, useServerName, type MenuItem } from './common';
 import { Composer } from './Composer';
-import { chatAvatar, displayName, lastSeen } from './format';
+import { chatAvatar, lastSeen, personName } from './format';
 import { IconBack, IconMenu, IconSearch } from './icons';
 import { AttachDialog } from './Media';
 import { ContactInfo, GroupInfo, MessageInfoPanel } from './InfoPanels';
@@ -29,6 +30,7 @@ export function Conversation({ chatId }: { chatId: string }) {
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [editing, setEditing] = useState<Message | null>(null);
   const [, setTick] = useState(0);
+  const local = useServerName();
 
   useEffect(() => {
     setSide(null);
@@ -58,7 +60,8 @@ export function Conversation({ chatId }: { chatId: string }) {
     );
   }
   const s = chat.summary;
-  const name = (u: string) => displayName(u, profiles, me);
+  const name = (u: string) => personName(u, profiles, me, local);
+  const peerOrg = s.kind === 'direct' ? orgOf(s.peer, local) : null;
   const typing = typingUsers(chat, Date.now()).filter((u) => u !== me);
   let subtitle = '';
   if (s.kind === 'direct') {
@@ -82,7 +85,7 @@ export function Conversation({ chatId }: { chatId: string }) {
 
   return (
     <div className={`conv-wrap${side ? ' with-side' : ''}`}>
-      <main className={`conversation${dragging ? ' dragging' : ''}`} aria-label={`Conversation with ${s.name}`}
+      <main className={`conversation${dragging ? ' dragging' : ''}`} aria-label={`Conversation with ${s.name}${peerOrg ? ` (${peerOrg})` : ''}`}
         onDragOver={(e) => {
           if (!canSend || !hasFiles(e)) return;
           e.preventDefault();
@@ -105,7 +108,7 @@ export function Conversation({ chatId }: { chatId: string }) {
           <button type="button" className="conv-title" aria-label={s.kind === 'group' ? 'Group info' : 'Contact info'} onClick={() => setSide({ kind: 'info' })}>
             <Avatar id={s.peer ?? s.chat_id} name={s.name} size={40} group={s.kind === 'group'} media={chatAvatar(s, profiles)} />
             <span className="row-main">
-              <span className="row-title" data-testid="conv-name">{s.name}</span>
+              <PersonTitle id={s.kind === 'direct' ? s.peer : null} name={s.name} testId="conv-name" />
               <span className={`row-sub${typing.length ? ' typing' : ''}`} data-testid="conv-status" aria-live="polite">{subtitle}</span>
             </span>
           </button>

@@ -2,8 +2,9 @@ import { useEffect, useState } from 'react';
 import type { MessageInfo, Profile } from '../api/types';
 import type { ChatData } from '../state/logic';
 import { app, errorText, useApp } from '../state/store';
-import { Avatar, Confirm, MenuButton, PanelHeader, Ticks, type MenuItem } from './common';
-import { chatAvatar, dateTime, displayName, lastSeen, timeOf } from './format';
+import { orgOf } from '../api/address';
+import { Avatar, Confirm, MenuButton, OrgBadge, PanelHeader, PersonTitle, Ticks, useServerName, type MenuItem } from './common';
+import { chatAvatar, dateTime, displayName, lastSeen, personName, timeOf } from './format';
 import { IconCheckMark, IconClose, IconPencil } from './icons';
 import { mediaPreview } from '../api/media';
 import { AvatarEditor } from './Media';
@@ -15,6 +16,7 @@ export function ContactInfo({ chat, onClose }: { chat: ChatData; onClose: () => 
   const presence = useApp((s) => s.presence[peer]);
   const contacts = useApp((s) => s.contacts);
   const [error, setError] = useState<string | null>(null);
+  const org = orgOf(peer, useServerName());
   useEffect(() => {
     app.loadContacts().catch(() => {});
   }, []);
@@ -26,8 +28,9 @@ export function ContactInfo({ chat, onClose }: { chat: ChatData; onClose: () => 
       <div className="panel-body">
         <div className="profile-top">
           <Avatar id={peer} name={name} size={160} media={chatAvatar(chat.summary, { ...(profile ? { [peer]: profile } : {}) })} />
-          <h3>{name}</h3>
-          <div className="muted">@{profile?.username ?? peer.split('@')[0]} · {peer}</div>
+          <h3>{name}<OrgBadge id={peer} /></h3>
+          <div className="muted">{org ? peer : `@${profile?.username ?? peer.split('@')[0]} · ${peer}`}</div>
+          {org && <div className="muted small">From {org}, another organization</div>}
           <div className="muted small">{presence?.online ? 'online' : presence?.last_seen ? lastSeen(presence.last_seen) : ''}</div>
         </div>
         <div className="field">
@@ -59,6 +62,7 @@ export function GroupInfo({ chat, onClose }: { chat: ChatData; onClose: () => vo
   const [desc, setDesc] = useState(s.description);
   const [error, setError] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<{ title: string; body: string; confirm: string; run: () => Promise<void> } | null>(null);
+  const local = useServerName();
   const name = (u: string) => displayName(u, profiles, me);
   const run = (p: Promise<unknown>) => p.then(() => setError(null)).catch((e) => setError(errorText(e)));
 
@@ -125,7 +129,8 @@ export function GroupInfo({ chat, onClose }: { chat: ChatData; onClose: () => vo
           <ul className="plain-list" aria-label="Member list">
             {members.map((m) => {
               const items: MenuItem[] = [];
-              const n = name(m.user_id);
+              // Menus and confirmations name other organizations too ("Bob Stone (b.test)").
+              const n = personName(m.user_id, profiles, me, local);
               if (m.user_id !== me) {
                 items.push({ label: `Message ${n}`, onSelect: () => run(app.startDirect(m.user_id)) });
                 if (amAdmin) {
@@ -148,8 +153,8 @@ export function GroupInfo({ chat, onClose }: { chat: ChatData; onClose: () => vo
                 <li key={m.user_id} className="list-row static" data-member={m.user_id}>
                   <Avatar id={m.user_id} name={displayName(m.user_id, profiles)} size={40} media={profiles[m.user_id]?.avatar} />
                   <span className="row-main">
-                    <span className="row-title">{m.user_id === me ? 'You' : n}</span>
-                    <span className="row-sub">{profiles[m.user_id]?.about || `@${profiles[m.user_id]?.username ?? m.user_id.split('@')[0]}`}</span>
+                    <PersonTitle id={m.user_id} name={m.user_id === me ? 'You' : name(m.user_id)} />
+                    <span className="row-sub">{orgOf(m.user_id, local) ? m.user_id : profiles[m.user_id]?.about || `@${profiles[m.user_id]?.username ?? m.user_id.split('@')[0]}`}</span>
                   </span>
                   {m.role === 'admin' && <span className="admin-badge">Group admin</span>}
                   {items.length > 0 && <MenuButton label={`Options for ${n}`} icon={<span aria-hidden="true">⌄</span>} items={items} className="icon-btn small" />}
@@ -196,7 +201,7 @@ export function MessageInfoPanel({ chat, seq, onClose }: { chat: ChatData; seq: 
     <li key={u} className="list-row static">
       <Avatar id={u} name={displayName(u, profiles)} size={40} media={profiles[u]?.avatar} />
       <span className="row-main">
-        <span className="row-title">{displayName(u, profiles)}</span>
+        <PersonTitle id={u} name={displayName(u, profiles)} />
         <span className="row-sub">{at ? dateTime(at) : ''}</span>
       </span>
     </li>

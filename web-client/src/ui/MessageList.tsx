@@ -7,8 +7,9 @@ import type { Message, Profile } from '../api/types';
 import { isUserMessage, type ChatData } from '../state/logic';
 import { app, errorText, useApp, type Upload } from '../state/store';
 import { Bubble, PendingBubble, UploadBubble } from './Bubbles';
-import { Confirm } from './common';
-import { dateTime, dayLabel, displayName, sameDay, systemText } from './format';
+import { otherOrgs } from '../api/address';
+import { Confirm, useServerName } from './common';
+import { dateTime, dayLabel, displayName, personName, sameDay, systemText } from './format';
 import { IconDown } from './icons';
 import { MediaViewer } from './Media';
 
@@ -27,6 +28,10 @@ export function MessageList({ chat, me, profiles, pending, uploads, onReply, onE
   const jump = useApp((st) => st.jumpTo);
   const anchor = useRef<{ height: number; top: number } | null>(null);
   const name = (u: string) => displayName(u, profiles, me);
+  const local = useServerName();
+  // Plain-text places (system messages, the viewer's title) name other organizations after the name.
+  const fullName = (u: string) => personName(u, profiles, me, local);
+  const orgs = otherOrgs(s.members.map((m) => m.user_id), local);
   // Where the unread divider goes: fixed when the chat is opened.
   const [unreadAtOpen] = useState(() => (s.unread > 0 ? { from: s.my_read_seq, count: s.unread } : null));
   const unreadFrom = unreadAtOpen?.from ?? null;
@@ -146,12 +151,12 @@ export function MessageList({ chat, me, profiles, pending, uploads, onReply, onE
     }
     const first = !prev || prev.sender !== m.sender || !isUserMessage(prev.kind) || !sameDay(prev.at, m.created_at);
     if (m.kind === 'system') {
-      items.push(<li key={m.seq} data-seq={m.seq} className="system-msg"><span>{systemText(m.event, (u) => displayName(u, profiles, me, 'You'))}</span></li>);
+      items.push(<li key={m.seq} data-seq={m.seq} className="system-msg"><span>{systemText(m.event, fullName)}</span></li>);
     } else {
       items.push(
         <Bubble key={m.seq} m={m} me={me} chat={chat} first={first} name={name} quoted={m.reply_to ? bySeq.get(m.reply_to) : undefined}
           highlight={highlight === m.seq} onJump={jumpTo}
-          onView={(x) => x.media && setViewing({ media: x.media, sender: x.sender === me ? 'You' : name(x.sender), at: x.created_at })}
+          onView={(x) => x.media && setViewing({ media: x.media, sender: x.sender === me ? 'You' : fullName(x.sender), at: x.created_at })}
           onReply={onReply} onEdit={onEdit} onInfo={onInfo} onDelete={setDeleting} />,
       );
     }
@@ -180,7 +185,9 @@ export function MessageList({ chat, me, profiles, pending, uploads, onReply, onE
       <div className="messages" ref={ref} onScroll={onScroll} tabIndex={0} role="log" aria-label="Messages" aria-live="polite">
         {loadingOlder && <div className="loading-older" role="status"><span className="spinner" aria-hidden="true" /> Loading older messages…</div>}
         {chat.loaded && chat.nextBefore == null && (
-          <div className="chat-start"><span>Messages are stored on your Parley server.</span></div>
+          <div className="chat-start"><span>{orgs.length === 0
+            ? 'Messages are stored on your Parley server.'
+            : `Messages are stored on the Parley servers of your organization and of ${orgs.join(', ')}.`}</span></div>
         )}
         {!chat.loaded && messages.length === 0 && <div className="loading-older" role="status">Loading messages…</div>}
         <ul className="plain-list msg-list">{items}</ul>

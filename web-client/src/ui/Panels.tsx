@@ -2,7 +2,9 @@
 import { useEffect, useState } from 'react';
 import type { Profile, Visibility } from '../api/types';
 import { app, errorText, useApp } from '../state/store';
-import { Avatar, Confirm, PanelHeader } from './common';
+import { orgOf, withOrg } from '../api/address';
+import { Avatar, Confirm, PanelHeader, PersonTitle, useServerName } from './common';
+import { personName } from './format';
 import { IconBack, IconCheckMark, IconGroup, IconPencil } from './icons';
 import { AvatarEditor } from './Media';
 import { UserPicker } from './UserPicker';
@@ -35,8 +37,14 @@ export function NewGroupPanel({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const toggle = (p: Profile) => setMembers((m) => (m.includes(p.user_id) ? m.filter((x) => x !== p.user_id) : [...m, p.user_id]));
-  const pname = (id: string) => profiles[id]?.display_name ?? id.split('@')[0];
+  // The profiles picked here (found by lookup, perhaps never seen in a chat) name the chips.
+  const [picked, setPicked] = useState<Record<string, Profile>>({});
+  const toggle = (p: Profile) => {
+    setPicked((x) => ({ ...x, [p.user_id]: p }));
+    setMembers((m) => (m.includes(p.user_id) ? m.filter((x) => x !== p.user_id) : [...m, p.user_id]));
+  };
+  const local = useServerName();
+  const pname = (id: string) => personName(id, { ...picked, ...profiles }, undefined, local);
 
   if (step === 'members')
     return (
@@ -222,6 +230,7 @@ export function ContactsPanel({ onClose }: { onClose: () => void }) {
 
 function ContactsList({ onRemove, onError }: { onRemove: (p: Profile) => void; onError: (e: string) => void }) {
   const contacts = useApp((s) => s.contacts);
+  const local = useServerName();
   useEffect(() => {
     app.loadContacts().catch((e) => onError(errorText(e)));
   }, [onError]);
@@ -229,22 +238,27 @@ function ContactsList({ onRemove, onError }: { onRemove: (p: Profile) => void; o
   if (contacts.length === 0) return <p className="empty">No contacts yet.</p>;
   return (
     <ul className="plain-list" aria-label="Contact list">
-      {contacts.map((c) => (
-        <li key={c.profile.user_id} className="list-row static">
-          <Avatar id={c.profile.user_id} name={c.profile.display_name} size={40} media={c.profile.avatar} />
-          <span className="row-main">
-            <span className="row-title">{c.profile.display_name}</span>
-            <span className="row-sub">{c.added ? c.profile.about || `@${c.profile.username}` : 'From your chats (not added)'}</span>
-          </span>
-          <button type="button" className="btn-small" aria-label={`Message ${c.profile.display_name}`} onClick={() => app.startDirect(c.profile.user_id).catch((e) => onError(errorText(e)))}>Message</button>
-          {c.added ? (
-            <button type="button" className="btn-small danger" aria-label={`Remove ${c.profile.display_name} from contacts`} onClick={() => onRemove(c.profile)}>Remove</button>
-          ) : (
-            <button type="button" className="btn-small" aria-label={`Add ${c.profile.display_name} to contacts`}
-              onClick={() => app.api.addContact(c.profile.user_id).then(() => app.loadContacts()).catch((e) => onError(errorText(e)))}>Add</button>
-          )}
-        </li>
-      ))}
+      {contacts.map((c) => {
+        // Someone of another organization: their address under the name, their domain in the labels.
+        const org = orgOf(c.profile.user_id, local);
+        const who = withOrg(c.profile.display_name, c.profile.user_id, local);
+        return (
+          <li key={c.profile.user_id} className="list-row static">
+            <Avatar id={c.profile.user_id} name={c.profile.display_name} size={40} media={c.profile.avatar} />
+            <span className="row-main">
+              <PersonTitle id={c.profile.user_id} name={c.profile.display_name} />
+              <span className="row-sub">{c.added ? (org ? c.profile.user_id : c.profile.about || `@${c.profile.username}`) : 'From your chats (not added)'}</span>
+            </span>
+            <button type="button" className="btn-small" aria-label={`Message ${who}`} onClick={() => app.startDirect(c.profile.user_id).catch((e) => onError(errorText(e)))}>Message</button>
+            {c.added ? (
+              <button type="button" className="btn-small danger" aria-label={`Remove ${who} from contacts`} onClick={() => onRemove(c.profile)}>Remove</button>
+            ) : (
+              <button type="button" className="btn-small" aria-label={`Add ${who} to contacts`}
+                onClick={() => app.api.addContact(c.profile.user_id).then(() => app.loadContacts()).catch((e) => onError(errorText(e)))}>Add</button>
+            )}
+          </li>
+        );
+      })}
     </ul>
   );
 }

@@ -3,12 +3,15 @@
 import { Fragment, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Profile, SearchHit } from '../api/types';
 import { highlightSegments } from '../search/highlight';
+import { addressToLookUp } from '../search/lookup';
 import { hasMore, resultCount, searchable, type FetchPage, type SearchState } from '../search/searcher';
+import { useLookup } from '../search/useLookup';
 import { useSearch } from '../search/useSearch';
 import type { ChatData } from '../state/logic';
 import { app, errorText, useApp } from '../state/store';
-import { Avatar } from './common';
-import { dateTime, displayName, listTime } from './format';
+import { orgOf } from '../api/address';
+import { Avatar, PersonTitle, useServerName } from './common';
+import { dateTime, listTime, personName } from './format';
 import { IconClose } from './icons';
 
 export const SEARCH_MAX = 256;
@@ -105,7 +108,12 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
     return { hits: list, total: list.length };
   }, userKey);
   const msgs = useMessageSearch(q, undefined, order);
-  const people = users.state.hits.filter((p) => p.user_id !== me && !listedPeers.has(p.user_id));
+  const local = useServerName();
+  // An address the directory does not hold (someone of another organization): looked up by itself.
+  const lookup = useLookup(q, addressToLookUp(q, users.state, listedPeers) !== null).state;
+  const looked = lookup.found && lookup.found.user_id !== me && !listedPeers.has(lookup.found.user_id)
+    && !users.state.hits.some((p) => p.user_id === lookup.found!.user_id) ? [lookup.found] : [];
+  const people = [...looked, ...users.state.hits.filter((p) => p.user_id !== me && !listedPeers.has(p.user_id))];
   const [contactError, setContactError] = useState<string | null>(null);
 
   const openUser = async (p: Profile) => {
@@ -121,8 +129,9 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
 
   const usersDone = !ok || users.state.status === 'done' || users.state.status === 'error';
   const msgsDone = !ok || msgs.state.status === 'done' || msgs.state.status === 'error';
+  const lookupBusy = lookup.status === 'loading';
   const nothing = chatRows.length === 0 && usersDone && msgsDone && people.length === 0 && msgs.state.hits.length === 0
-    && users.state.status !== 'error' && msgs.state.status !== 'error';
+    && users.state.status !== 'error' && msgs.state.status !== 'error' && !lookupBusy && !lookup.error;
 
   return (
     <div className="chat-list search-results">
@@ -133,23 +142,28 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
         </nav>
       )}
       {!ok && <p className="empty">Type a word (letters or numbers) to search contacts and messages.</p>}
-      {ok && (people.length > 0 || users.state.status === 'error' || contactError) && (
-        <section aria-label="Contact results">
+      {ok && (people.length > 0 || users.state.status === 'error' || contactError || lookupBusy || lookup.error) && (
+        <section aria-label="Contact results" aria-busy={lookupBusy}>
           <h3 className="list-heading">Contacts</h3>
           {users.state.status === 'error' && <SearchError text={users.state.error!} onRetry={users.retry} />}
           {contactError && <p className="search-error" role="alert">{contactError}</p>}
+          {lookupBusy && <Searching what={lookup.q} />}
+          {lookup.error && <p className="search-error" role="alert">{lookup.error}</p>}
           <ul className="plain-list">
-            {people.map((p) => (
-              <li key={p.user_id}>
-                <button type="button" className="list-row" aria-label={`Chat with ${p.display_name}`} onClick={() => openUser(p)}>
-                  <Avatar id={p.user_id} name={p.display_name} size={40} media={p.avatar} />
-                  <span className="row-main">
-                    <span className="row-title">{p.display_name}</span>
-                    <span className="row-sub">{p.about || `@${p.username}`}</span>
-                  </span>
-                </button>
-              </li>
-            ))}
+            {people.map((p) => {
+              const org = orgOf(p.user_id, local);
+              return (
+                <li key={p.user_id}>
+                  <button type="button" className="list-row" aria-label={`Chat with ${p.display_name}${org ? ` (${org})` : ''}`} onClick={() => openUser(p)}>
+                    <Avatar id={p.user_id} name={p.display_name} size={40} media={p.avatar} />
+                    <span className="row-main">
+                      <PersonTitle id={p.user_id} name={p.display_name} />
+                      <span className="row-sub">{org ? p.user_id : p.about || `@${p.username}`}</span>
+                    </span>
+                  </button>
+                </li>
+              );
+            })}
           </ul>
         </section>
       )}
@@ -166,7 +180,7 @@ export function GlobalSearchResults({ q, chatRows, listedPeers }: { q: string; c
             {msgs.state.hits.map((h) => {
               const c: ChatData | undefined = chats[h.chat_id];
               const group = c?.summary.kind === 'group';
-              const sender = h.sender === me ? 'You' : group ? displayName(h.sender, profiles, me) : null;
+              const sender = h.sender === me ? 'You' : group ? personName(h.sender, profiles, me, local) : null;
               const key = hitKey(h);
               return (
                 <HitRow key={key} hit={h} sender={sender} active={opened === key}
@@ -194,6 +208,7 @@ export function ChatSearchPanel({ chat, onClose }: { chat: ChatData; onClose: ()
   const s = chat.summary;
   const me = useApp((st) => st.me)!.user_id;
   const profiles = useApp((st) => st.profiles);
+  const local = useServerName();
   const [q, setQ] = useState('');
   const [order, setOrder] = useState<Order>('newest');
   const [opened, setOpened] = useState<number | null>(null);
@@ -231,7 +246,7 @@ export function ChatSearchPanel({ chat, onClose }: { chat: ChatData; onClose: ()
             <ul className="plain-list" aria-label="Search results">
               {st.hits.map((h) => (
                 <HitRow key={h.seq} hit={h} active={opened === h.seq}
-                  sender={h.sender === me ? 'You' : s.kind === 'group' ? displayName(h.sender, profiles, me) : null}
+                  sender={h.sender === me ? 'You' : s.kind === 'group' ? personName(h.sender, profiles, me, local) : null}
                   top={<span className="row-time">{dateTime(h.created_at)}</span>}
                   onOpen={() => {
                     setOpened(h.seq);

@@ -2,8 +2,9 @@ import { useMemo, useState } from 'react';
 import { mediaPreview } from '../api/media';
 import { isUserMessage, sortChats, tickState, typingUsers, type ChatData } from '../state/logic';
 import { app, useApp } from '../state/store';
-import { Avatar, MenuButton, Ticks, type TickKind } from './common';
-import { chatAvatar, displayName, listTime, preview } from './format';
+import { orgOf } from '../api/address';
+import { Avatar, MenuButton, PersonTitle, Ticks, useServerName, type TickKind } from './common';
+import { chatAvatar, listTime, personName, preview } from './format';
 import { IconBell, IconClose, IconMenu, IconNewChat, IconOffline } from './icons';
 import { ConnectionPanel, ContactsPanel, NewChatPanel, NewGroupPanel, ProfilePanel } from './Panels';
 import { GlobalSearchResults, SEARCH_MAX } from './Search';
@@ -154,7 +155,9 @@ function ChatRow({ chat, me, profiles, active, pending }: {
   chat: ChatData; me: string; profiles: ReturnType<typeof app.getState>['profiles']; active: boolean; pending: ReturnType<typeof app.getState>['outbox'];
 }) {
   const s = chat.summary;
-  const name = (u: string) => displayName(u, profiles, me);
+  const local = useServerName();
+  const name = (u: string) => personName(u, profiles, me, local);
+  const org = s.kind === 'direct' ? orgOf(s.peer, local) : null;
   const typing = typingUsers(chat, Date.now());
   const lastPending = pending.length > 0 ? pending.reduce((a, b) => (a.created_at > b.created_at ? a : b)) : null;
   const last = s.last_message;
@@ -177,13 +180,13 @@ function ChatRow({ chat, me, profiles, active, pending }: {
         type="button"
         className={`chat-row${active ? ' active' : ''}${s.unread > 0 ? ' has-unread' : ''}`}
         aria-current={active ? 'true' : undefined}
-        aria-label={`${s.name}${s.unread > 0 ? `, ${s.unread} unread message${s.unread === 1 ? '' : 's'}` : ''}`}
+        aria-label={`${s.name}${org ? ` (${org})` : ''}${s.unread > 0 ? `, ${s.unread} unread message${s.unread === 1 ? '' : 's'}` : ''}`}
         onClick={() => app.navigate(s.chat_id)}
       >
         <Avatar id={s.peer ?? s.chat_id} name={s.name} group={s.kind === 'group'} media={chatAvatar(s, profiles)} />
         <span className="row-main">
           <span className="row-top">
-            <span className="row-title">{s.name}</span>
+            <PersonTitle id={s.kind === 'direct' ? s.peer : null} name={s.name} />
             {time > 0 && <span className="row-time">{listTime(time)}</span>}
           </span>
           <span className="row-bottom">

@@ -1,9 +1,10 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { ReceiptState } from '../api/types';
+import { orgOf } from '../api/address';
 import { thumbnailUrl } from '../api/media';
 import { app, errorText, useApp } from '../state/store';
 import { colorFor, initials } from './format';
-import { IconAlert, IconCheck, IconClock, IconDoubleCheck, IconGroup } from './icons';
+import { IconAlert, IconCheck, IconClock, IconDoubleCheck, IconGroup, IconOrg } from './icons';
 
 export function Avatar({ id, name, size = 49, group = false, media }: {
   id: string; name: string; size?: number; group?: boolean; media?: string | null;
@@ -28,6 +29,37 @@ export function Avatar({ id, name, size = 49, group = false, media }: {
       {group ? <IconGroup width={size * 0.55} height={size * 0.55} /> : initials(name)}
     </div>
   );
+}
+
+/** This appliance's server name, to tell colleagues from people of other organizations. */
+export function useServerName(): string | null {
+  return useApp((s) => s.serverName);
+}
+
+/**
+ * The organization badge next to a person from another appliance (their domain), so they are
+ * told apart from a colleague with the same name; nothing for local users.
+ */
+export function OrgBadge({ id }: { id: string | null | undefined }) {
+  const org = orgOf(id, useServerName());
+  if (!org) return null;
+  return (
+    <span className="org-badge" title={`From ${org}, another organization`} data-testid="org-badge" data-org={org}>
+      <IconOrg />
+      <span className="sr-only">from </span>{org}
+    </span>
+  );
+}
+
+/**
+ * A person's (or chat's) name as a row title, with the organization badge when `id` is someone
+ * from another appliance; for everyone else the same single title element as before.
+ */
+export function PersonTitle({ id, name, testId }: { id: string | null | undefined; name: string; testId?: string }) {
+  const org = orgOf(id, useServerName());
+  const title = <span className="row-title" data-testid={testId}>{name}</span>;
+  if (!org) return title;
+  return <span className="title-line">{title}<OrgBadge id={id} /></span>;
 }
 
 export type TickKind = ReceiptState | 'pending' | 'failed';

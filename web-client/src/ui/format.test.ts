@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatSummary, Message } from '../api/types';
-import { chatAvatar, dayLabel, listTime, preview, systemText } from './format';
+import { chatAvatar, dayLabel, listTime, personName, preview, systemText } from './format';
 
 const name = (u: string) => (u === 'me@x' ? 'You' : u.split('@')[0]);
 
@@ -45,5 +45,22 @@ describe('media previews and chat pictures', () => {
     expect(chatAvatar({ ...s, avatar: null }, profiles)).toBeNull();
     expect(chatAvatar(s, profiles)).toBe('p1');
     expect(chatAvatar({ ...s, kind: 'group', peer: undefined }, profiles)).toBeNull();
+  });
+});
+
+describe('personName', () => {
+  const profiles = {
+    'bob@b.test': { user_id: 'bob@b.test', username: 'bob', display_name: 'Bob Stone', about: '', is_admin: false },
+    'bob@a.test': { user_id: 'bob@a.test', username: 'bob', display_name: 'Bob Stone', about: '', is_admin: false },
+  };
+  it('tells a colleague from a namesake of another organization', () => {
+    expect(personName('bob@a.test', profiles, 'ana@a.test', 'a.test')).toBe('Bob Stone');
+    expect(personName('bob@b.test', profiles, 'ana@a.test', 'a.test')).toBe('Bob Stone (b.test)');
+    expect(personName('carl@c.test', profiles, 'ana@a.test', 'a.test')).toBe('carl (c.test)');
+    expect(personName('ana@a.test', profiles, 'ana@a.test', 'a.test')).toBe('You');
+  });
+  it('names other organizations in system messages', () => {
+    const name = (u: string) => personName(u, profiles, 'ana@a.test', 'a.test');
+    expect(systemText({ event: 'member_added', by: 'ana@a.test', user_id: 'bob@b.test' }, name)).toBe('You added Bob Stone (b.test)');
   });
 });

@@ -1,4 +1,5 @@
 // Dates and names as WhatsApp Web shows them.
+import { withOrg } from '../api/address';
 import { mediaPreview } from '../api/media';
 import type { ChatSummary, Message, Profile, SystemEvent, UserId } from '../api/types';
 
@@ -56,6 +57,15 @@ export function dateTime(ms: number, now = Date.now()) {
 export function displayName(id: UserId, profiles: Record<UserId, Profile>, me?: UserId, you = 'You') {
   if (me && id === me) return you;
   return profiles[id]?.display_name ?? id.split('@')[0];
+}
+
+/**
+ * A name for plain-text places (previews, typing, system messages, menus): someone from another
+ * organization gets their domain after it, "Bob Stone (b.test)"; `local` is this server's name.
+ */
+export function personName(id: UserId, profiles: Record<UserId, Profile>, me: UserId | undefined, local: string | null, you = 'You') {
+  if (me && id === me) return you;
+  return withOrg(displayName(id, profiles), id, local);
 }
 
 export function systemText(e: SystemEvent | undefined, subject: (u: UserId) => string): string {

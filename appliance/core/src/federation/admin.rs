@@ -142,8 +142,12 @@ impl Core {
     ) -> Result<()> {
         self.require_admin(ctx).await?;
         let fed = self.fed_required()?;
-        if !fed.handle.peers().iter().any(|p| p.server_name.as_str() == name) {
-            return Err(CoreError::NotFound("peer"));
+        match fed.handle.peers().iter().find(|p| p.server_name.as_str() == name) {
+            None => return Err(CoreError::NotFound("peer")),
+            Some(p) if p.is_revoked() => {
+                return Err(CoreError::Conflict(format!("{name} is already revoked")));
+            }
+            Some(_) => {}
         }
         self.reauthenticate(ctx, password).await?;
         fed.handle.revoke(&peer_id(name)?).await.map_err(fed_error)?;

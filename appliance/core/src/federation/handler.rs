@@ -5,8 +5,8 @@ use std::sync::Weak;
 
 use parley_federation::{
     Ack, Answer, Dedup, ErrorCode, EventContent, EventId, EventResult, InboundHandler, InboundTransaction,
-    InviteRecord, PeerId, PeerRecord, PeerStore, Query, SecretHash, SignedEvent, StoreError, TxnId,
-    WireError, async_trait,
+    InviteRecord, MediaSource, PeerId, PeerRecord, PeerStore, Query, SecretHash, SignedEvent, StoreError,
+    TxnId, WireError, async_trait,
 };
 use parley_store::Store;
 use parley_types::protocol::{ReceiptKind, ServerFrame};
@@ -165,12 +165,28 @@ impl InboundHandler for Handler {
                 Ok(Answer::Profile {
                     user,
                     display_name: Some(u.display_name),
-                    avatar: None,
+                    avatar: u.avatar.as_deref().and_then(|a| parley_types::MediaId::parse(a).ok()),
                     extra: serde_json::json!({ "about": u.about }),
                 })
             }
             _ => Err(WireError::new(ErrorCode::Unsupported, "query not served")),
         }
+    }
+
+    async fn on_media(
+        &self,
+        peer: &PeerId,
+        media_id: &parley_types::MediaId,
+    ) -> Result<MediaSource, WireError> {
+        let inner = self.inner.upgrade().ok_or_else(|| WireError::new(ErrorCode::TryLater, "stopping"))?;
+        let (m, path) = inner.media_for_peer(peer.as_str(), media_id).await.map_err(|e| match e {
+            CoreError::NotFound(_) => WireError::new(ErrorCode::NotFound, "no such media"),
+            _ => WireError::new(ErrorCode::TryLater, "storage unavailable"),
+        })?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|_| WireError::new(ErrorCode::NotFound, "no such media"))?;
+        Ok(MediaSource { content_type: m.mime, length: m.size as u64, reader: Box::new(file) })
     }
 }
 
@@ -251,6 +267,13 @@ impl Core {
                     let last = last_active_ts.map(|t| t as i64);
                     if !online && let Some(t) = last {
                         let _ = inner.store.set_last_seen(user.as_str(), t).await;
+                    }
+                    if let Some(fed) = inner.fed() {
+                        if online {
+                            fed.remote_online.insert(user.clone(), ());
+                        } else {
+                            fed.remote_online.remove(user);
+                        }
                     }
                     inner.hub.publish_presence(user, online, last);
                 }

@@ -174,6 +174,8 @@ pub(crate) struct Fed {
     pub waiters: DashMap<String, Waiter>,
     pub directory_open: bool,
     inner: Weak<Inner>,
+    /// Users of other appliances who said they are online (their server tells us changes).
+    pub remote_online: DashMap<UserId, ()>,
     /// Last cumulative counter values seen per (peer, counter), for the metrics.
     counters: parking_lot::Mutex<std::collections::HashMap<(String, &'static str), u64>>,
 }
@@ -442,7 +444,7 @@ impl Core {
         }
         let peer = peer_id(user.server())?;
         match fed.handle.query(&peer, parley_federation::Query::Profile { user: user.clone() }).await {
-            Ok(parley_federation::Answer::Profile { display_name, extra, .. }) => {
+            Ok(parley_federation::Answer::Profile { display_name, avatar, extra, .. }) => {
                 let rec = UserRec {
                     user_id: user.to_string(),
                     username: user.username().to_owned(),
@@ -453,6 +455,8 @@ impl Core {
                     created_at: cached.as_ref().map_or_else(now_millis, |c| c.created_at),
                     last_seen: cached.as_ref().and_then(|c| c.last_seen),
                     source: Some("remote".into()),
+                    // Only a picture of the user's own server (fetched from there on demand).
+                    avatar: avatar.filter(|a| a.home_server() == user.server()).map(|a| a.to_string()),
                     ..Default::default()
                 };
                 inner.store.upsert_remote_user(&rec).await?;
@@ -480,6 +484,34 @@ impl Core {
             },
         }
     }
+}
+
+/// After a chat's membership crossed appliances: the local members who are online tell the
+/// other servers so (presence is otherwise sent only when it changes), and remote members
+/// whose profile is not cached yet are looked up, so the chat shows names, not addresses.
+pub(crate) fn chats_federated(inner: &Arc<Inner>, chats: Vec<ChatId>) {
+    let core = Core { inner: inner.clone() };
+    tokio::spawn(async move {
+        let mut announced = std::collections::HashSet::new();
+        for chat in chats {
+            let Ok(Some(state)) = core.inner.chat_state(&chat).await else { continue };
+            let mut learned = false;
+            for u in state.members.keys() {
+                if core.inner.is_local(u.server()) {
+                    if core.inner.hub.is_online(u) && announced.insert(u.clone()) {
+                        core.federate_presence(u, true, None);
+                    }
+                } else if matches!(core.inner.store.user(u.as_str()).await, Ok(None)) {
+                    learned |= core.remote_user(u, false).await.is_ok();
+                }
+            }
+            if learned {
+                let locals: Vec<UserId> =
+                    state.members.keys().filter(|u| core.inner.is_local(u.server())).cloned().collect();
+                core.inner.notify_chat_changed(chat, locals);
+            }
+        }
+    });
 }
 
 /// Sends one event to each destination now, without the outbox (typing, presence).
@@ -530,6 +562,7 @@ pub(crate) async fn start(core: &Core, socket: std::net::UdpSocket) -> Result<()
         waiters: DashMap::new(),
         directory_open: s.directory == parley_config::DirectoryPolicy::Open,
         inner: weak,
+        remote_online: DashMap::new(),
         counters: Default::default(),
     });
     if inner.fed.set(fed.clone()).is_err() {
@@ -541,6 +574,7 @@ pub(crate) async fn start(core: &Core, socket: std::net::UdpSocket) -> Result<()
     }
     fed.handle.announce();
     outbox::spawn_upkeep(core.clone());
+    spawn_peer_audit(core.clone(), fed.handle.subscribe());
     tracing::info!(
         address = %fed.handle.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         fingerprint = %fed.identity().fingerprint(),
@@ -549,10 +583,43 @@ pub(crate) async fn start(core: &Core, socket: std::net::UdpSocket) -> Result<()
     Ok(())
 }
 
+/// Peerings (on both sides of an invite) and cut-offs go into the audit log.
+fn spawn_peer_audit(core: Core, mut events: tokio::sync::broadcast::Receiver<parley_federation::PeerEvent>) {
+    tokio::spawn(async move {
+        loop {
+            let ev = tokio::select! {
+                e = events.recv() => e,
+                () = core.inner.stop.cancelled() => return,
+            };
+            match ev {
+                Ok(parley_federation::PeerEvent::Peered(rec)) => {
+                    let details = serde_json::json!({
+                        "fingerprint": rec.fingerprint.to_string(),
+                        "address": rec.address,
+                    });
+                    core.audit_system("federation.peered", Some(rec.server_name.to_string()), details).await;
+                }
+                Ok(parley_federation::PeerEvent::CutOff { peer, code, reason }) => {
+                    let details = serde_json::json!({ "code": format!("{code:?}"), "reason": reason });
+                    core.audit_system("federation.cut_off", Some(peer.to_string()), details).await;
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
 impl Core {
     /// Starts federation on `socket` (UDP, bound by the caller).
     pub async fn start_federation(&self, socket: std::net::UdpSocket) -> Result<()> {
         start(self, socket).await
+    }
+
+    /// The federation handle, when federation runs (tests and tools act as a peer with it).
+    pub fn federation_handle(&self) -> Option<Federation> {
+        self.inner.fed().map(|f| f.handle.clone())
     }
 
     /// The bound federation address, when federation runs.

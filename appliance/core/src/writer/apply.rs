@@ -81,6 +81,11 @@ pub(super) async fn plan_apply(
         // Already applied (a resend after a lost ack).
         return Ok(Planned::Existing(Box::new(m.clone())));
     }
+    if entry.snapshot.is_none() && m.seq != w.last_seq + 1 {
+        // An earlier entry is still on its way (the home server retries in order): the peer
+        // is told to retry this one later. A snapshot marks a legitimate gap (joining later).
+        return Err(CoreError::Internal(format!("entry {} arrived before entry {}", m.seq, w.last_seq + 1)));
+    }
     let now = pending.now;
     let mut removed_local = Vec::new();
     if let Some(snap) = &entry.snapshot {
@@ -111,6 +116,7 @@ pub(super) async fn plan_apply(
         }
         w.members = members;
         w.membership_changed = true;
+        pending.federated_chats.push(chat.clone());
         w.name = Some(snap.name.clone());
         w.description = Some(snap.description.clone());
     }
@@ -191,6 +197,9 @@ pub(super) async fn queue_entries(inner: &Inner, works: &HashMap<ChatId, Work>, 
         } else {
             None
         };
+        if snapshot.is_some() && !pending.federated_chats.contains(&m.chat_id) {
+            pending.federated_chats.push(m.chat_id.clone());
+        }
         let entry = ChatEntry { message: m.clone(), snapshot, source: e.source.clone() };
         match fed.sign_entry(&entry) {
             Ok(event) => {

@@ -201,6 +201,9 @@ struct Pending {
     next_source: Option<Box<parley_federation::SignedEvent>>,
     /// Remote servers to wake after the commit (their outboxes grew).
     wake: HashSet<String>,
+    /// Chats whose membership just reached (or came from) another appliance: their local
+    /// members' presence is announced, and unknown remote members' profiles are fetched.
+    federated_chats: Vec<ChatId>,
 }
 
 /// How many writer tasks: one per core (a batch executes on one thread), at most 4.
@@ -428,6 +431,9 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
     }
     for dest in pending.wake {
         crate::federation::wake(inner, &dest);
+    }
+    if !pending.federated_chats.is_empty() {
+        crate::federation::chats_federated(inner, pending.federated_chats);
     }
     for (chat, users) in pending.chat_changes {
         inner.notify_chat_changed(chat, users);

@@ -112,10 +112,49 @@ async fn three_appliances_chat_across_organizations() {
     let (_, info) = b.get(&format!("/api/chats/{direct}/messages/2/info"), &bob.token).await;
     assert_eq!(info["state"], "read", "{info}");
 
+    // Bob sends a picture: stored on b.test, fetched by a.test over federation when Ana
+    // opens it, then served from a.test's cache; nobody outside the chat gets it.
+    let png = crate::media::png(64, 48);
+    let (s, up) = crate::media::upload(&b, &bob, "photo.png", png.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{up}");
+    let media_id = up["media_id"].as_str().unwrap().to_owned();
+    let (s, m) = b
+        .post(
+            &format!("/api/chats/{direct}/messages"),
+            &bob.token,
+            json!({ "client_id": "b-photo", "text": "our office", "media_id": media_id }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    until(&mut wa, "message", |f| f["message"]["media"]["media_id"] == media_id.as_str()).await;
+    let res = crate::media::fetch(&a, &ana.token, &format!("/api/media/{media_id}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), png.as_slice());
+    let thumb = crate::media::fetch(&a, &ana.token, &format!("/api/media/{media_id}/thumbnail")).await;
+    assert_eq!(thumb.status(), StatusCode::OK);
+    let eve = a.register("eve").await;
+    let res = crate::media::fetch(&a, &eve.token, &format!("/api/media/{media_id}")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = crate::media::fetch(&c, &cid.token, &format!("/api/media/{media_id}")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "c.test has no member in that chat");
+
     // Typing crosses too.
     wb.send(json!({ "type": "typing", "chat_id": direct, "active": true })).await;
     let t = until(&mut wa, "typing", |f| f["user_id"] == "bob@b.test").await;
     assert_eq!(t["active"], true);
+
+    // Presence: b.test learned that Ana is online when the chat reached it.
+    let mut online = false;
+    for _ in 0..30 {
+        wb.send(json!({ "type": "subscribe_presence", "user_ids": ["ana@a.test"] })).await;
+        let p = until(&mut wb, "presence", |f| f["user_id"] == "ana@a.test").await;
+        if p["online"] == true {
+            online = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(online, "Ana shows online on b.test");
 
     // --- A group homed on a.test with members on all three servers.
     let (s, g) = a
@@ -188,6 +227,11 @@ async fn three_appliances_chat_across_organizations() {
         h["messages"].as_array().unwrap().iter().map(|m| m["id"].clone()).collect()
     };
     assert_eq!(ids(&hist_a), ids(&hist_b));
+
+    // Ana closes her last connection: Bob, subscribed to her presence, sees her go offline.
+    drop(wa);
+    let off = until(&mut wb, "presence", |f| f["user_id"] == "ana@a.test" && f["online"] == false).await;
+    assert!(off["last_seen"].is_i64(), "{off}");
 
     // The console shows the queue drained and deliveries recorded.
     let (_, info) = a.get("/api/admin/federation", &aa.token).await;
@@ -307,7 +351,9 @@ async fn revocation_and_console_rules() {
     let actions: Vec<&str> =
         audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(
-        actions.contains(&"federation.revoked") && actions.contains(&"federation.invite_created"),
+        ["federation.revoked", "federation.invite_created", "federation.peered"]
+            .iter()
+            .all(|a| actions.contains(a)),
         "{actions:?}"
     );
 
@@ -317,4 +363,102 @@ async fn revocation_and_console_rules() {
     assert_eq!(info["enabled"], false);
     let (s, e) = off.post("/api/admin/federation/invites", &root.token, json!({})).await;
     assert_eq!((s, e["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+}
+
+/// A pinned peer that breaks the chat rules gets refusals and changes nothing: acting in a
+/// chat where it has no member, forging the home server's entries, receipts and typing for
+/// strangers; a replayed transaction gets the first answer and is applied once.
+#[tokio::test]
+async fn a_peer_acting_outside_its_chats_is_refused_without_effect() {
+    use parley_federation::{ErrorCode, Event, EventContent, EventResult, PeerId, ServerName, Transaction};
+    use parley_types::{ChatId, MessageId, UserId};
+
+    let a = appliance("a.test").await;
+    let c = appliance("c.test").await;
+    let (aa, ca) = (a.admin("root").await, c.admin("root").await);
+    peer(&a, &aa, &c, &ca).await;
+    let ana = a.register("ana").await;
+    let bob = a.register("bob").await;
+    c.register("cid").await;
+    let group = a.group(&ana, "Internal", &[&bob]).await;
+    let fed = c.core.federation_handle().unwrap();
+    let to_a = PeerId::new(ServerName::parse("a.test").unwrap());
+    let me = ServerName::parse("c.test").unwrap();
+    let chat = ChatId::parse(&group).unwrap();
+    let cid = UserId::parse("cid@c.test").unwrap();
+    let c_name = parley_types::ServerName::parse("c.test").unwrap();
+    let event = |content: EventContent| {
+        Event::new(fed.identity(), Some(chat.clone()), Some(cid.clone()), content).sign(fed.identity())
+    };
+    let send = |client_id: &str, text: &str| {
+        event(EventContent::MessageSend {
+            message_id: MessageId::generate(&c_name),
+            body: json!({ "op": "send", "client_id": client_id, "text": text }),
+        })
+    };
+    let (_, before) = a.get(&format!("/api/chats/{group}/messages"), &ana.token).await;
+
+    let (_, hist) = a.get(&format!("/api/chats/{group}/messages"), &ana.token).await;
+    let mut forged = hist["messages"][0].clone();
+    forged["text"] = json!("forged by c.test");
+    forged["seq"] = json!(99);
+    let entry = Event::new(
+        fed.identity(),
+        Some(chat.clone()),
+        None,
+        EventContent::Custom { custom_kind: "chat_entry".into(), body: json!({ "message": forged }) },
+    )
+    .sign(fed.identity());
+    let txn = Transaction::new(
+        me.clone(),
+        vec![
+            send("x1", "let me in"),
+            event(EventContent::Receipt { delivered_seq: Some(1), read_seq: Some(1) }),
+            event(EventContent::Typing { typing: true }),
+            entry,
+            event(EventContent::MessageSend {
+                message_id: MessageId::generate(&c_name),
+                body: json!({ "op": "remove_member", "user": bob.id }),
+            }),
+        ],
+    );
+    let ack = fed.send_transaction(&to_a, &txn).await.unwrap();
+    let codes: Vec<Option<ErrorCode>> = ack
+        .results
+        .iter()
+        .map(|r| match &r.result {
+            EventResult::Rejected { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            Some(ErrorCode::NotMember),
+            Some(ErrorCode::NotMember),
+            Some(ErrorCode::NotMember),
+            Some(ErrorCode::Forbidden),
+            Some(ErrorCode::NotMember)
+        ],
+        "{ack:?}"
+    );
+    let (_, after) = a.get(&format!("/api/chats/{group}/messages"), &ana.token).await;
+    assert_eq!(before, after, "nothing changed");
+
+    // Once Cid is a member, the same kind of request works; replaying it changes nothing.
+    let (s, _) = a.post(&format!("/api/chats/{group}/members"), &ana.token, json!({ "user_id": cid })).await;
+    assert_eq!(s, StatusCode::OK);
+    let txn = Transaction::new(me, vec![send("x2", "hello from c.test")]);
+    let first = fed.send_transaction(&to_a, &txn).await.unwrap();
+    let seq = match first.results[0].result {
+        EventResult::Accepted { seq: Some(s) } => s,
+        ref other => panic!("not accepted: {other:?}"),
+    };
+    let replay = fed.send_transaction(&to_a, &txn).await.unwrap();
+    assert_eq!(first, replay);
+    let (_, hist) = a.get(&format!("/api/chats/{group}/messages"), &ana.token).await;
+    let texts: Vec<&str> =
+        hist["messages"].as_array().unwrap().iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(texts.iter().filter(|t| **t == "hello from c.test").count(), 1);
+    assert_eq!(hist["messages"][0]["seq"], seq);
 }

@@ -7,7 +7,7 @@ use parley_testkit::{TestAppliance, TestUser};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 128]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
@@ -34,7 +34,12 @@ fn wav() -> Vec<u8> {
     v
 }
 
-async fn upload(app: &TestAppliance, user: &TestUser, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+pub(crate) async fn upload(
+    app: &TestAppliance,
+    user: &TestUser,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
     let res = app
         .http
         .post(app.url("/api/media"))
@@ -48,7 +53,7 @@ async fn upload(app: &TestAppliance, user: &TestUser, name: &str, bytes: Vec<u8>
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn fetch(app: &TestAppliance, token: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn fetch(app: &TestAppliance, token: &str, path: &str) -> reqwest::Response {
     app.http.get(app.url(path)).bearer_auth(token).send().await.unwrap()
 }
 

@@ -1,11 +1,14 @@
 //! The scenarios: each sets up its chats, measures, checks, and returns an [`Outcome`].
 //! Chat traffic (pairs, groups, search under load) lives here; `catch_up` holds the
-//! reconnect storm and history paging, `lifecycle` the idle and restart scenarios.
+//! reconnect storm and history paging, `lifecycle` the idle and restart scenarios,
+//! `federation` the chats between two peered appliances.
 
 mod catch_up;
+mod federation;
 mod lifecycle;
 
 use catch_up::{history, storm};
+use federation::{Pace, federation};
 use lifecycle::{idle, restart};
 
 use std::sync::Arc;
@@ -31,7 +34,12 @@ pub async fn run(ctx: &mut Ctx, name: &str) -> anyhow::Result<Outcome> {
         "search" => search(ctx).await,
         "idle" => idle(ctx).await,
         "restart" => restart(ctx).await,
-        _ => bail!("unknown scenario {name} (known: {})", crate::STANDARD),
+        "federation" => federation(ctx, Pace::Closed).await,
+        "federation-paced" => federation(ctx, Pace::Rate).await,
+        _ => bail!(
+            "unknown scenario {name} (known: {}, and federation,federation-paced on their own)",
+            crate::STANDARD
+        ),
     }
 }
 
@@ -66,6 +74,7 @@ fn load(ctx: &Ctx, senders: Vec<(usize, usize)>, window: usize, rate: f64) -> Lo
         duration: ctx.args.duration(),
         text_len: ctx.args.text_len,
         bystanders: Vec::new(),
+        until_delivered: false,
     }
 }
 
