@@ -180,6 +180,26 @@ impl Store {
             .map(|p| p.message_id))
     }
 
+    /// (server name, key) of every learned origin key.
+    pub async fn fed_keys(&self) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct K {
+            server: String,
+            key: String,
+        }
+        let rows: Vec<K> =
+            self.fetch("SELECT record::id(id) AS server, key FROM fed_key", json!({}), 0).await?;
+        Ok(rows.into_iter().map(|k| (k.server, k.key)).collect())
+    }
+
+    pub async fn save_fed_key(&self, server: &str, key: &str) -> Result<()> {
+        self.exec(
+            "UPSERT type::record('fed_key', $s) SET key = $k RETURN NONE",
+            json!({ "s": server, "k": key }),
+        )
+        .await
+    }
+
     pub async fn fed_pending_remove(&self, key: &str) -> Result<()> {
         self.exec("DELETE type::record('fed_pending', $k) RETURN NONE", json!({ "k": key })).await
     }

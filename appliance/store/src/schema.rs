@@ -230,6 +230,10 @@ DEFINE FIELD IF NOT EXISTS event ON fed_outbox TYPE string;
 DEFINE FIELD IF NOT EXISTS created_at ON fed_outbox TYPE int;
 DEFINE INDEX IF NOT EXISTS fed_outbox_dest ON fed_outbox FIELDS dest, n;
 
+-- Signing keys of servers this one does not peer with, learned from a chat's home server.
+DEFINE TABLE IF NOT EXISTS fed_key SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS key ON fed_key TYPE string;
+
 -- Key `sender|client_id` -> the message ID of a send forwarded to a remote home server.
 DEFINE TABLE IF NOT EXISTS fed_pending SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS message_id ON fed_pending TYPE string;

@@ -252,6 +252,11 @@ impl Core {
                 if let Err(why) = self.check_source(&entry) {
                     return Pending::Done(EventResult::rejected(ErrorCode::Forbidden, why));
                 }
+                // Keys of member servers this one does not peer with are learned before the
+                // entry is acknowledged, so the receipts relayed after it verify.
+                if let Some(snap) = &entry.snapshot {
+                    self.learn_keys(chat, snap).await;
+                }
                 match inner.enqueue_job(Op::Apply { entry: Box::new(entry) }, None, None).await {
                     Ok(rx) => Pending::Writer(rx),
                     Err(e) => Pending::Done(rejected(&e)),

@@ -514,6 +514,44 @@ pub(crate) fn chats_federated(inner: &Arc<Inner>, chats: Vec<ChatId>) {
     });
 }
 
+impl Core {
+    /// For a replica: asks the chat's home server for the signing keys of member servers this
+    /// one does not peer with, so the events the home server relays from them (receipts,
+    /// typing) verify here. Learned keys are kept in the database.
+    pub(crate) async fn learn_keys(&self, chat: &ChatId, snapshot: &ChatSnapshot) {
+        let inner = &self.inner;
+        let Some(fed) = inner.fed() else { return };
+        let home = chat.home_server();
+        if inner.is_local(home) {
+            return;
+        }
+        let known = inner.store.fed_keys().await.unwrap_or_default();
+        let mut servers: Vec<&str> = snapshot.members.iter().map(|m| m.user_id.server()).collect();
+        servers.sort_unstable();
+        servers.dedup();
+        for server in servers.into_iter().filter(|s| !inner.is_local(s)).map(str::to_owned) {
+            if server == home || fed.is_peer(&server) || known.iter().any(|(s, _)| *s == server) {
+                continue;
+            }
+            let (Ok(home_peer), Ok(name)) = (peer_id(home), parse_server(&server)) else { continue };
+            let asked = fed
+                .handle
+                .query(&home_peer, parley_federation::Query::ServerKey { server_name: name.clone() });
+            match asked.await {
+                Ok(parley_federation::Answer::ServerKey { server_name, public_key, .. })
+                    if server_name == name =>
+                {
+                    if let Err(e) = inner.store.save_fed_key(&server, &public_key.to_string()).await {
+                        tracing::warn!(error = %e, server, "cannot store a learned key");
+                    }
+                    fed.handle.learn_origin_key(name, public_key);
+                }
+                other => tracing::debug!(server, ?other, "no key learned"),
+            }
+        }
+    }
+}
+
 /// Sends one event to each destination now, without the outbox (typing, presence).
 fn send_now(fed: &Fed, dests: Vec<String>, event: SignedEvent) {
     for d in dests {
@@ -567,6 +605,11 @@ pub(crate) async fn start(core: &Core, socket: std::net::UdpSocket) -> Result<()
     });
     if inner.fed.set(fed.clone()).is_err() {
         return Err(CoreError::Internal("federation started twice".into()));
+    }
+    for (server, key) in inner.store.fed_keys().await? {
+        if let (Ok(s), Ok(k)) = (FedServer::parse(&server), key.parse::<parley_federation::PublicKey>()) {
+            fed.handle.learn_origin_key(s, k);
+        }
     }
     // Whatever was queued before a restart goes out now; peers flush theirs to us.
     for d in inner.store.outbox_depths().await? {

@@ -71,7 +71,7 @@ pub(super) fn spawn(inner: Arc<Inner>, dest: String, wake: Arc<Notify>) {
                     let mut done = Vec::new();
                     let mut blocked = false;
                     for ((n, ev), r) in events.iter().zip(ack.results.iter().map(|a| &a.result)) {
-                        if r.is_final() {
+                        if r.is_final() || superseded(ev, r) {
                             done.push(*n);
                             settle(&inner, ev, r).await;
                         } else {
@@ -107,6 +107,13 @@ pub(super) fn spawn(inner: Arc<Inner>, dest: String, wake: Arc<Notify>) {
             }
         }
     });
+}
+
+/// A relayed receipt the peer cannot verify yet (it has not learned the origin's key) must not
+/// hold up the queue behind it: marks are high-water marks, a later one carries it.
+fn superseded(ev: &SignedEvent, r: &EventResult) -> bool {
+    matches!(ev.event.content, EventContent::Receipt { .. })
+        && matches!(r, EventResult::Rejected { code: parley_federation::ErrorCode::UnknownOrigin, .. })
 }
 
 /// After a final answer: a refused request of a local user fails its waiting caller.

@@ -462,3 +462,35 @@ async fn a_peer_acting_outside_its_chats_is_refused_without_effect() {
     assert_eq!(texts.iter().filter(|t| **t == "hello from c.test").count(), 1);
     assert_eq!(hist["messages"][0]["seq"], seq);
 }
+
+/// b.test and c.test do not peer with each other, only with the group's home a.test: messages
+/// and receipts still cross between them, relayed by a.test and verified with the keys b and
+/// c learn from it.
+#[tokio::test]
+async fn members_on_servers_that_do_not_peer_each_other() {
+    let (a, b, c) = (appliance("a.test").await, appliance("b.test").await, appliance("c.test").await);
+    let (aa, ba, ca) = (a.admin("root").await, b.admin("root").await, c.admin("root").await);
+    peer(&a, &aa, &b, &ba).await;
+    peer(&a, &aa, &c, &ca).await;
+    let ana = a.register("ana").await;
+    let bob = b.register("bob").await;
+    let cid = c.register("cid").await;
+    let mut wb = b.ws(&bob).await;
+    let mut wc = c.ws(&cid).await;
+    wb.sync(json!({})).await;
+    wc.sync(json!({})).await;
+    let (s, g) =
+        a.post("/api/chats/group", &ana.token, json!({ "name": "Relay", "members": [bob.id, cid.id] })).await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let group = g["chat_id"].as_str().unwrap().to_owned();
+    for ws in [&mut wb, &mut wc] {
+        until(ws, "message", |f| f["message"]["chat_id"] == group.as_str()).await;
+    }
+    let m = send_ws(&mut wc, &group, "c1", "from c, through a").await;
+    let got = until(&mut wb, "message", |f| f["message"]["id"] == m["id"]).await;
+    assert_eq!(got["message"]["sender"], "cid@c.test");
+    // Bob reads: Cid sees it (c.test learned b.test's key from a.test with the snapshot).
+    wb.send(json!({ "type": "read", "chat_id": group, "seq": m["seq"] })).await;
+    let r = until(&mut wc, "receipt", |f| f["user_id"] == "bob@b.test").await;
+    assert_eq!((r["kind"].as_str(), &r["seq"]), (Some("read"), &m["seq"]));
+}
