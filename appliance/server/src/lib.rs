@@ -79,6 +79,14 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
     let app = router(core, token.clone(), webtransport).into_make_service_with_connect_info::<SocketAddr>();
+    // Frames are small and latency matters: without TCP_NODELAY, Nagle's algorithm holds a
+    // frame written after another until the peer's delayed ACK (tens of ms). axum-server (the
+    // TLS path) sets it already.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
