@@ -11,10 +11,11 @@
 //! - `--transports`: instead of the standard run, the transport comparison: `pairs`,
 //!   `group100` and `idle` over WebSocket, then over WebTransport, each on a freshly spawned
 //!   appliance of the same build, written as the "WebSocket vs WebTransport" table.
-//! - `--federation`: instead of the standard run, the federation scenario: the load generator
+//! - `--federation`: instead of the standard run, the federation scenarios: the load generator
 //!   starts two appliances of the release build (`a.test`, `b.test`, each on a temp data dir
 //!   with durable commits), peers them by invite, and measures 1:1 chats between their users in
-//!   both directions; written as the "Federation" section.
+//!   both directions, first paced (`federation-paced`), then in a closed loop (`federation`);
+//!   written as the "Federation" section.
 //!
 //! Each command rewrites only its own section of `BENCHMARKS.md`, between
 //! `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers; everything else (the search index
@@ -215,7 +216,12 @@ fn federation(o: &Options, bin: &Path, bench_dir: &Path, out: &Path) -> Result<(
     let _ = std::fs::remove_file(&json);
     let _ = std::fs::remove_file(&md);
     let mut loadgen = Command::new(bin.join("parley-loadgen"));
-    loadgen.arg("--spawn").arg(bin.join("parley")).args(["--scenarios", "federation"]);
+    loadgen.arg("--spawn").arg(bin.join("parley"));
+    if !o.loadgen.iter().any(|a| a == "--scenarios") {
+        // Paced first, on a fresh link: latency at a moderate load; then the closed loop, which
+        // pushes the link as hard as it goes.
+        loadgen.args(["--scenarios", "federation-paced,federation"]);
+    }
     loadgen.arg("--json").arg(&json).arg("--markdown").arg(&md);
     if o.quick {
         loadgen.arg("--quick");

@@ -215,12 +215,10 @@ DEFINE FIELD IF NOT EXISTS expires_at ON fed_invite TYPE int;
 DEFINE TABLE IF NOT EXISTS fed_txn SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS json ON fed_txn TYPE string;
 DEFINE FIELD IF NOT EXISTS at ON fed_txn TYPE int;
-DEFINE INDEX IF NOT EXISTS fed_txn_at ON fed_txn FIELDS at;
 
 DEFINE TABLE IF NOT EXISTS fed_event SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS json ON fed_event TYPE string;
 DEFINE FIELD IF NOT EXISTS at ON fed_event TYPE int;
-DEFINE INDEX IF NOT EXISTS fed_event_at ON fed_event FIELDS at;
 
 -- Record key [dest, n]; n only grows, so a destination's queue is read in order.
 DEFINE TABLE IF NOT EXISTS fed_outbox SCHEMAFULL;

@@ -243,6 +243,8 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // `LOADGEN_TRACE_USER=N`: every frame user N's connection gets, on stderr (diagnosis).
+    let trace: Option<usize> = std::env::var("LOADGEN_TRACE_USER").ok().and_then(|v| v.parse().ok());
     let mut writers: HashMap<usize, mpsc::Sender<String>> = HashMap::new();
     let mut readers = Vec::new();
     for (conn, &user) in sockets.into_iter().zip(&members) {
@@ -284,6 +286,13 @@ pub async fn run(ctx: &mut Ctx, chats: &[Chat], load: &Load, out: &mut Outcome) 
                         break;
                     }
                 };
+                if trace == Some(res.user) {
+                    eprintln!(
+                        "loadgen: user {} got [{:.3}] {text}",
+                        res.user,
+                        crate::epoch().elapsed().as_secs_f64()
+                    );
+                }
                 reader_frame(&shared, &mut res, &text);
             }
             res

@@ -160,7 +160,7 @@ impl Args {
         self.fed_pairs.unwrap_or(if self.quick { 20 } else { 200 })
     }
     pub fn fed_rate(&self) -> f64 {
-        self.fed_rate.unwrap_or(if self.quick { 100.0 } else { 300.0 })
+        self.fed_rate.unwrap_or(if self.quick { 50.0 } else { 100.0 })
     }
     /// The scenarios asked for, in order.
     fn scenario_names(&self) -> Vec<&str> {

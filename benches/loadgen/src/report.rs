@@ -497,3 +497,56 @@ pub fn federation_markdown(o: &Outcome) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(p50: f64, p99: f64) -> Option<Percentiles> {
+        Some(Percentiles { count: 10, p50_ms: p50, p90_ms: p50, p99_ms: p99, p999_ms: p99, max_ms: p99 })
+    }
+
+    #[test]
+    fn a_federation_run_has_a_column_per_direction_and_a_row_per_server() {
+        let mut o = Outcome::new("federation", "Two appliances.");
+        o.param("home", "a.test");
+        o.param("peer", "b.test");
+        o.acked_per_sec = Some(1500.0);
+        o.deliveries_per_sec = Some(1490.0);
+        o.send_ack = p(5.0, 50.0);
+        o.send_deliver = p(20.0, 90.0);
+        let dir = |name: &str, acked: f64, ack: f64| Direction {
+            name: name.into(),
+            senders: 200,
+            acked: 10,
+            acked_per_sec: acked,
+            deliveries_per_sec: acked,
+            send_ack: p(ack, ack * 10.0),
+            send_deliver: p(20.0, 90.0),
+        };
+        o.directions = vec![dir("a.test → b.test", 1000.0, 5.0), dir("b.test → a.test", 500.0, 30.0)];
+        let usage = |cpu: f64| ServerUsage {
+            cpu_secs: cpu,
+            cpu_secs_per_1000_msgs: Some(cpu / 10.0),
+            rss_start_mib: 100.0,
+            rss_end_mib: 150.0,
+            peak_rss_mib: 160.0,
+        };
+        o.server = Some(usage(20.0));
+        o.peer_server = Some(usage(30.0));
+        let md = federation_markdown(&o);
+        assert!(md.contains("| | a.test → b.test | b.test → a.test | both |\n|---|---|---|---|\n"), "{md}");
+        assert!(md.contains("| senders | 200 | 200 | 400 |"), "{md}");
+        assert!(md.contains("| acked msg/s | 1,000 | 500 | 1,500 |"), "{md}");
+        assert!(md.contains("| send→ack | 5.00 / 5.00 / 50.0 / 50.0 | 30.0 / 30.0 / 300 / 300 | 5.00 / 5.00 / 50.0 / 50.0 |"), "{md}");
+        assert!(md.contains("| a.test (home of the chats) | 20.0 | 2.00 | 100 → 150 | 160 |"), "{md}");
+        assert!(md.contains("| b.test | 30.0 | 3.00 | 100 → 150 | 160 |"), "{md}");
+
+        // A failed run shows its problems and no numbers.
+        o.fail("lost one");
+        o.finish();
+        let md = federation_markdown(&o);
+        assert!(md.contains("**FAILED**") && md.contains("  - lost one"), "{md}");
+        assert!(!md.contains("acked msg/s"), "{md}");
+    }
+}

@@ -584,7 +584,11 @@ pub(crate) async fn start(core: &Core, socket: std::net::UdpSocket) -> Result<()
     } else {
         Some(s.public_address(inner.server.as_str()))
     };
-    let config = FederationConfig { public_address, ..Default::default() };
+    // Appliances talk in batched transactions (one in flight per destination), so the
+    // per-peer request cap is there against floods, not to pace honest peers: well above
+    // what the outbox, typing and presence make together.
+    let config =
+        FederationConfig { public_address, rate_per_sec: 2000.0, rate_burst: 4000.0, ..Default::default() };
     let weak = Arc::downgrade(inner);
     let handler = Arc::new(handler::Handler { inner: weak.clone() });
     let store = Arc::new(handler::Peers { store: inner.store.clone() });

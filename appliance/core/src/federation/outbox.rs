@@ -92,16 +92,28 @@ pub(super) fn spawn(inner: Arc<Inner>, dest: String, wake: Arc<Notify>) {
                     }
                 }
                 Err(e) => {
-                    if e.is_retryable() {
+                    use parley_federation::FederationError as F;
+                    let unreachable = match &e {
+                        F::Connection(quinn_err) => !quinn_err.to_string().contains("closed by peer"),
+                        F::Connect(_) | F::Timeout | F::Io(_) => true,
+                        _ => false,
+                    };
+                    if unreachable {
+                        // Down: wait, but go at once when a connection to it comes up.
                         tracing::debug!(dest, error = %e, "peer unreachable; will retry");
+                        tokio::select! {
+                            _ = backoff.wait(&mut watch) => {}
+                            () = inner.stop.cancelled() => return,
+                        }
                     } else {
-                        // Refused for good (revoked, cut off): keep the events, try again later
-                        // in case an admin repairs the peering.
-                        tracing::warn!(dest, error = %e, "peer refused the transaction");
-                    }
-                    tokio::select! {
-                        _ = backoff.wait(&mut watch) => {}
-                        () = inner.stop.cancelled() => return,
+                        // The peer answered but refused (slow down, cut off, revoked): wait the
+                        // full delay. Reconnecting is not a sign it wants more right now.
+                        tracing::warn!(dest, error = %e, "peer refused the transaction; backing off");
+                        let delay = backoff.next_delay();
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = inner.stop.cancelled() => return,
+                        }
                     }
                 }
             }

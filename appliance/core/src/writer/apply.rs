@@ -114,9 +114,14 @@ pub(super) async fn plan_apply(
                 }
             }
         }
+        // Announce presence and learn profiles only when the membership really changed (a 1:1
+        // chat's entries all carry a snapshot).
+        let changed = w.members.len() != members.len() || members.keys().any(|u| !w.members.contains_key(u));
+        if changed || m.kind == MessageKind::System {
+            pending.federated_chats.push(chat.clone());
+        }
         w.members = members;
         w.membership_changed = true;
-        pending.federated_chats.push(chat.clone());
         w.name = Some(snap.name.clone());
         w.description = Some(snap.description.clone());
     }
@@ -197,7 +202,10 @@ pub(super) async fn queue_entries(inner: &Inner, works: &HashMap<ChatId, Work>, 
         } else {
             None
         };
-        if snapshot.is_some() && !pending.federated_chats.contains(&m.chat_id) {
+        // Membership reached another appliance (a membership change, or a 1:1 chat's first
+        // entry): worth announcing presence once, not on every message.
+        let reached = m.kind == MessageKind::System || (w.kind == ChatKind::Direct && m.seq == 1);
+        if reached && !pending.federated_chats.contains(&m.chat_id) {
             pending.federated_chats.push(m.chat_id.clone());
         }
         let entry = ChatEntry { message: m.clone(), snapshot, source: e.source.clone() };

@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 use tokio::sync::{Semaphore, watch};
 
 use super::{directs, load};
+use crate::Ctx;
 use crate::chat;
 use crate::client::{Api, Chat};
 use crate::peering::{FederationInfo, federation_info};
 use crate::report::Outcome;
-use crate::{Ctx, report::num};
 
 /// How long the outboxes get to drain once every message has arrived.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
@@ -47,7 +47,8 @@ pub(super) async fn federation(ctx: &mut Ctx, pace: Pace) -> anyhow::Result<Outc
         Pace::Rate => (
             "federation-paced",
             "together at a fixed total `rate`, evenly spread (a send that comes late counts its lateness \
-             in its latencies; at most `window` undelivered per sender)",
+             in its latencies; at most `window` undelivered per sender); user i of the first appliance \
+             chats with user i + 1 of the second",
             PACED_WINDOW,
             ctx.args.fed_rate(),
         ),
@@ -71,7 +72,13 @@ pub(super) async fn federation(ctx: &mut Ctx, pace: Pace) -> anyhow::Result<Outc
     out.param("rate", if rate > 0.0 { serde_json::json!(rate) } else { serde_json::json!("closed loop") });
     out.param("text_len", ctx.args.text_len);
     let t = Instant::now();
-    let pairs: Vec<(usize, usize)> = (0..n).map(|i| (i, n + i)).collect();
+    // User i of the first appliance with user i of the second; the paced run pairs user i with
+    // user i + 1, so the two scenarios chat in different chats, whichever runs first.
+    let shift = match pace {
+        Pace::Closed => 0,
+        Pace::Rate => 1,
+    };
+    let pairs: Vec<(usize, usize)> = (0..n).map(|i| (i, n + (i + shift) % n)).collect();
     // Opened by the first appliance's user, so homed there.
     let mut chats = directs(ctx, &pairs).await?;
     for c in &chats {
@@ -79,8 +86,16 @@ pub(super) async fn federation(ctx: &mut Ctx, pace: Pace) -> anyhow::Result<Outc
             bail!("chat {} is not homed on {home}", c.id);
         }
     }
-    prime(ctx, &mut chats).await?;
-    let senders: Vec<(usize, usize)> = (0..n).flat_map(|i| [(i, i), (n + i, i)]).collect();
+    if let Err(e) = prime(ctx, &mut chats).await {
+        // What the links looked like then is the first thing to know.
+        let links = match Sides::of(ctx)?.read().await {
+            Ok(l) => format!("{l:?}"),
+            Err(e) => format!("unreadable: {e:#}"),
+        };
+        bail!("{e:#}; links ({home}'s to {peer}, {peer}'s to {home}): {links}");
+    }
+    let senders: Vec<(usize, usize)> =
+        pairs.iter().enumerate().flat_map(|(i, &(a, b))| [(a, i), (b, i)]).collect();
     let mut l = load(ctx, senders, window, rate);
     l.until_delivered = true;
     out.setup_secs = t.elapsed().as_secs_f64();
@@ -106,35 +121,64 @@ pub(super) async fn federation(ctx: &mut Ctx, pace: Pace) -> anyhow::Result<Outc
     let names = [home.as_str(), peer.as_str()];
     let acked_by =
         [out.directions.first().map_or(0, |d| d.acked), out.directions.get(1).map_or(0, |d| d.acked)];
+    // A link counts the frames it sends: its requests and its answers to the other's requests, so
+    // one side's count is every request of both. The home server relays every entry (its users'
+    // and the partners'); the other side sends only its users' messages.
+    let requests = last[0].frames_out.saturating_sub(before[0].frames_out);
+    let carried = acked_by[0] + 2 * acked_by[1];
+    out.figures.insert("federation requests, both directions".into(), requests as f64);
+    if requests > 0 {
+        out.figures
+            .insert("messages carried per federation request".into(), carried as f64 / requests as f64);
+    }
+    out.figures.insert("outboxes empty after the last delivery (s)".into(), t.elapsed().as_secs_f64());
+    // What went wrong with the links, and what they did: first in the problems of a failed run.
+    let (mut wrong, mut health) = (Vec::new(), Vec::new());
     for i in 0..2 {
         let (from, to) = (names[i], names[1 - i]);
         let key = |what: &str| format!("{from} outbox to {to}: {what}");
         out.figures.insert(key("peak queue depth (sampled every 0.5 s)"), seen.peak[i] as f64);
         out.figures.insert(key("queue depth when every message had arrived"), at_end[i].queue_depth as f64);
         out.figures.insert(key("queue depth at the end"), last[i].queue_depth as f64);
+        // Counted by the side that cuts: `from` closed the link because `to` broke a rule.
         let cutoffs = last[i].cutoffs.saturating_sub(before[i].cutoffs);
-        out.figures.insert(format!("{from}: cut-offs of its link to {to}"), cutoffs as f64);
+        out.figures.insert(format!("{from} cut {to} off (times)"), cutoffs as f64);
         out.figures.insert(format!("{from}: samples showing {to} disconnected"), seen.disconnected[i] as f64);
         if last[i].queue_depth > 0 {
-            out.fail(format!(
-                "{from}'s outbox to {to} still holds {} events {:.0} s after every message had arrived \
-                 ({} right after; peak {})",
+            wrong.push(format!(
+                "{from}'s outbox to {to} still holds {} events {:.0} s after the last delivery ({} then)",
                 last[i].queue_depth,
                 DRAIN_LIMIT.as_secs_f64(),
                 at_end[i].queue_depth,
-                num(seen.peak[i] as f64)
             ));
         }
+        if cutoffs > 0 {
+            wrong.push(format!(
+                "{from} cut {to} off {cutoffs} times: two honest appliances broke a federation rule"
+            ));
+        }
+        health.push(format!(
+            "{from}'s outbox to {to}: peak {}, {} at the last delivery, {} at the end; {from} cut {to} off \
+             {cutoffs} times; {} of the 0.5 s samples showed {to} disconnected",
+            seen.peak[i], at_end[i].queue_depth, last[i].queue_depth, seen.disconnected[i]
+        ));
     }
-    out.figures.insert("outboxes empty after the last delivery (s)".into(), t.elapsed().as_secs_f64());
-    // A link counts the frames it sends: its requests and its answers to the other's requests, so
-    // one side's count is every request of both. The home server relays every entry (its users'
-    // and the partners'); the other side sends only its users' messages.
-    let requests = last[0].frames_out.saturating_sub(before[0].frames_out);
-    out.figures.insert("federation requests, both directions".into(), requests as f64);
-    if requests > 0 {
-        let carried = acked_by[0] + 2 * acked_by[1];
-        out.figures.insert("messages carried per federation request".into(), carried as f64 / requests as f64);
+    if !out.passed || !wrong.is_empty() {
+        // The figures go with a failed run; what the links did is the diagnosis, so keep it.
+        out.passed = false;
+        wrong.extend(health);
+        wrong.push(format!(
+            "federation requests (both directions): {requests} for {carried} messages carried; acked: {} by \
+             {home}'s senders, {} by {peer}'s",
+            acked_by[0], acked_by[1]
+        ));
+        // The delivery check's findings follow; a few show what they are like.
+        let more = out.problems.len().saturating_sub(6);
+        wrong.extend(out.problems.drain(..).take(6));
+        if more > 0 {
+            wrong.push(format!("… and {more} more like these (listed up to 20)"));
+        }
+        out.problems = wrong;
     }
     Ok(out)
 }
@@ -147,11 +191,13 @@ async fn prime(ctx: &Ctx, chats: &mut [Chat]) -> anyhow::Result<()> {
     let fed = ctx.fed.as_ref().context("federation")?;
     let sem = Arc::new(Semaphore::new(32));
     let mut tasks = Vec::new();
-    for (i, c) in chats.iter().enumerate() {
+    for c in chats.iter() {
         let (home_api, peer_api, sem) = (ctx.api.clone(), fed.peer_api.clone(), sem.clone());
         let (a, b) = (ctx.users[c.members[0]].clone(), ctx.users[c.members[1]].clone());
         let (chat, mut base) = (c.id.clone(), c.base_seq);
-        let client_id = format!("prime.{}.{i}", ctx.run_id);
+        // Idempotency keys are per user: one per chat (its ULID), or a user's second chat would
+        // get the first one's message back.
+        let client_id = format!("prime.{}", c.id.split('@').next().unwrap_or(&c.id));
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await?;
             if base == 0 {
