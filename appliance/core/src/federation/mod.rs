@@ -334,18 +334,25 @@ fn member_servers(inner: &Inner, state: &crate::ChatState) -> Vec<String> {
     out
 }
 
+/// Where a local member's event about a chat goes: to the home server when the chat is homed
+/// elsewhere (it relays), else to every member server.
+async fn member_event_dests(inner: &Inner, chat: &ChatId) -> Vec<String> {
+    if !inner.is_local(chat.home_server()) {
+        return vec![chat.home_server().to_owned()];
+    }
+    match inner.chat_state(chat).await {
+        Ok(Some(state)) => member_servers(inner, &state),
+        _ => Vec::new(),
+    }
+}
+
 impl Core {
     /// Tells the other appliances of a chat that a local member's mark moved: the home server
     /// if the chat is homed elsewhere, else every member server. Durable (outbox).
     pub(crate) async fn federate_receipt(&self, chat: &ChatId, user: &UserId, kind: ReceiptKind, seq: Seq) {
         let inner = &self.inner;
         let Some(fed) = inner.fed() else { return };
-        let Ok(Some(state)) = inner.chat_state(chat).await else { return };
-        let dests = if inner.is_local(chat.home_server()) {
-            member_servers(inner, &state)
-        } else {
-            vec![chat.home_server().to_owned()]
-        };
+        let dests = member_event_dests(inner, chat).await;
         if dests.is_empty() {
             return;
         }
@@ -361,12 +368,7 @@ impl Core {
     pub(crate) async fn federate_typing(&self, chat: &ChatId, user: &UserId, active: bool) {
         let inner = &self.inner;
         let Some(fed) = inner.fed() else { return };
-        let Ok(Some(state)) = inner.chat_state(chat).await else { return };
-        let dests = if inner.is_local(chat.home_server()) {
-            member_servers(inner, &state)
-        } else {
-            vec![chat.home_server().to_owned()]
-        };
+        let dests = member_event_dests(inner, chat).await;
         let event = fed.sign(Some(chat.clone()), Some(user.clone()), EventContent::Typing { typing: active });
         send_now(fed, dests, event);
     }
