@@ -461,7 +461,11 @@ impl Core {
                     avatar: avatar.filter(|a| a.home_server() == user.server()).map(|a| a.to_string()),
                     ..Default::default()
                 };
-                inner.store.upsert_remote_user(&rec).await?;
+                // Two lookups of one user at once (a client and the profile learner) may clash
+                // on the write; the answer is good either way.
+                if let Err(e) = inner.store.upsert_remote_user(&rec).await {
+                    tracing::debug!(error = %e, user = %user, "remote profile not cached this time");
+                }
                 Ok(rec)
             }
             Ok(_) => {

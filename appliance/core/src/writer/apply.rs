@@ -92,17 +92,20 @@ pub(super) async fn plan_apply(
         let full = full_members(inner, w, chat).await?;
         let mut members = HashMap::new();
         for s in &snap.members {
+            members.insert(s.user_id.clone(), MemberInfo { role: s.role, joined_seq: s.joined_seq });
+            let role = convert::role_str(s.role);
             let rec = match full.get(&s.user_id) {
+                // Unchanged: not rewritten (a rewrite would race with receipts moving its marks).
+                Some(r) if r.active && r.role == role => continue,
                 Some(r) if r.active => {
                     let mut r = r.clone();
-                    r.role = convert::role_str(s.role).to_owned();
+                    r.role = role.to_owned();
                     r
                 }
                 _ => new_member(chat, &s.user_id, s.role, s.joined_seq, now),
             };
             full.insert(s.user_id.clone(), rec.clone());
             pending.batch.members.push(rec);
-            members.insert(s.user_id.clone(), MemberInfo { role: s.role, joined_seq: s.joined_seq });
         }
         for (u, r) in full.iter_mut() {
             if r.active && !members.contains_key(u) {
