@@ -1,7 +1,7 @@
 // The application controller: owns the REST client, the real-time connection and the state the
 // UI renders. React reads it through useApp (useSyncExternalStore).
 // The pieces live next to it: appState.ts (the state's shape), uploads.ts, mediaCookie.ts,
-// notifications.ts and errors.ts.
+// notifications.ts, errors.ts and frames.ts (how live frames change the state).
 import { useSyncExternalStore } from 'react';
 import { Outbox, newClientId, type PendingSend } from '../api/outbox';
 import { Realtime } from '../api/realtime';
@@ -9,13 +9,14 @@ import { FORCE_KEY, MEMORY_KEY, TransportSelector } from '../api/transport';
 import { serverOf } from '../api/address';
 import { ApiError, LocalTokenStore, RestClient } from '../api/rest';
 import type { ChatSummary, Message, Profile, ServerFrame, UserId } from '../api/types';
-import { chatFromPath, chatPath, initialState as initial, peerFromSummary, type AppState } from './appState';
+import { chatFromPath, chatPath, initialState as initial, type AppState } from './appState';
 import { errorText } from './errors';
+import { handleFrame } from './frames';
 import {
-  applyEntry, applyHistory, applyReceipt, applySummary, cursorsOf, isUserMessage, newChatData, totalUnread, type ChatData,
+  applyEntry, applyHistory, applySummary, cursorsOf, newChatData, totalUnread, type ChatData,
 } from './logic';
 import { MediaCookie } from './mediaCookie';
-import { ReceivedBatcher, notifyMessage } from './notifications';
+import { ReceivedBatcher } from './notifications';
 import { Uploads, uploadImage } from './uploads';
 
 export type { AppState, JumpTarget, Presence, Toast, Upload } from './appState';
@@ -73,7 +74,7 @@ export class AppController {
     this.state = { ...this.state, ...p };
     for (const l of this.listeners) l();
   }
-  private setChat(id: string, fn: (c: ChatData) => ChatData) {
+  setChat(id: string, fn: (c: ChatData) => ChatData) {
     this.set((s) => (s.chats[id] ? { chats: { ...s.chats, [id]: fn(s.chats[id]) } } : {}));
   }
   toast(text: string) {
@@ -246,7 +247,7 @@ export class AppController {
     this.updatePresenceSubscription();
   }
 
-  private ensureMembers(c: ChatSummary) {
+  ensureMembers(c: ChatSummary) {
     for (const m of c.members) this.ensureProfile(m.user_id);
     if (c.last_message) this.ensureProfile(c.last_message.sender);
   }
@@ -260,7 +261,7 @@ export class AppController {
       .catch(() => this.profileRequests.delete(id));
   }
 
-  private updatePresenceSubscription() {
+  updatePresenceSubscription() {
     const me = this.state.me?.user_id;
     const ids = new Set<UserId>();
     for (const c of Object.values(this.state.chats)) {
@@ -508,90 +509,20 @@ export class AppController {
     this.set({ notificationPermission: r });
   }
 
-  // ---- frames ----
+  // ---- frames (handled in frames.ts; these members are what it uses) ----
   private onFrame(f: ServerFrame) {
-    const me = this.state.me?.user_id;
-    if (!me) return;
-    switch (f.type) {
-      case 'ready': {
-        const server = serverOf(f.user_id);
-        if (server && server !== this.state.serverName) this.set({ serverName: server });
-        break;
-      }
-      case 'message':
-      case 'ack': {
-        const m = f.message;
-        const had = this.state.chats[m.chat_id];
-        if (!had) {
-          // A chat we did not know yet (created while we were offline, or whose first news is this
-          // message, as with a chat homed on another organization's appliance): fetch it, then
-          // take the message like any other, `received` included (the sender's second tick).
-          this.refreshChat(m.chat_id).then(() => {
-            if (this.state.chats[m.chat_id]) this.onFrame(f);
-          }).catch(() => {});
-          return;
-        }
-        const isNew = m.seq > had.maxSeq;
-        this.setChat(m.chat_id, (c) => applyEntry(c, m, me));
-        this.ensureProfile(m.sender);
-        if (m.sender !== me) {
-          this.received.queue(m.chat_id, m.seq);
-          if (isNew && isUserMessage(m.kind)) notifyMessage(this.state, m, (id) => this.navigate(id));
-        }
-        const ev = m.event;
-        if (ev && (ev.event === 'member_removed' || ev.event === 'member_left') && ev.user_id === me) {
-          // chat_removed follows; from now on the chat is read-only for me.
-          this.setChat(m.chat_id, (c) => ({ ...c, removed: true, typing: {} }));
-        } else if (ev && isNew && (ev.event === 'member_added' || ev.event === 'member_removed' || ev.event === 'member_left')) {
-          // Membership changed: refresh the member list (a chat frame also follows).
-          this.refreshChat(m.chat_id).catch(() => {});
-        }
-        break;
-      }
-      case 'sync_done': {
-        // Tell the senders this device has everything up to now (two grey ticks).
-        for (const c of Object.values(this.state.chats)) {
-          if (!c.removed && c.maxSeq > 0) this.received.queue(c.summary.chat_id, c.maxSeq);
-        }
-        this.presenceKey = '';
-        this.updatePresenceSubscription();
-        const open = this.state.openChatId;
-        if (open && this.state.chats[open] && !this.state.chats[open].loaded) this.openChat(open, false);
-        break;
-      }
-      case 'receipt':
-        this.setChat(f.chat_id, (c) => applyReceipt(c, f, me));
-        break;
-      case 'typing':
-        if (f.user_id === me) break;
-        this.setChat(f.chat_id, (c) => {
-          const typing = { ...c.typing };
-          if (f.active) typing[f.user_id] = Date.now() + f.expires_in_ms;
-          else delete typing[f.user_id];
-          return { ...c, typing };
-        });
-        if (f.active) {
-          setTimeout(() => this.set((s) => ({ chats: { ...s.chats } })), f.expires_in_ms + 50);
-        }
-        break;
-      case 'presence':
-        this.set((s) => ({ presence: { ...s.presence, [f.user_id]: { online: f.online, last_seen: f.last_seen } } }));
-        break;
-      case 'chat':
-        this.set((s) => ({
-          chats: { ...s.chats, [f.chat.chat_id]: applySummary(s.chats[f.chat.chat_id], f.chat) },
-          profiles: peerFromSummary(s.profiles, f.chat),
-        }));
-        this.ensureMembers(f.chat);
-        this.updatePresenceSubscription();
-        break;
-      case 'chat_removed':
-        this.setChat(f.chat_id, (c) => ({ ...c, removed: true, typing: {} }));
-        break;
-      case 'error':
-        if (!f.ref && this.state.conn === 'online') this.toast(f.message || f.code);
-        break;
-    }
+    handleFrame(this, f);
+  }
+  queueReceived(chatId: string, seq: number) {
+    this.received.queue(chatId, seq);
+  }
+  resubscribePresence() {
+    this.presenceKey = '';
+    this.updatePresenceSubscription();
+  }
+  reopenIfNotLoaded() {
+    const open = this.state.openChatId;
+    if (open && this.state.chats[open] && !this.state.chats[open].loaded) this.openChat(open, false);
   }
 
   totalUnread() {

@@ -405,11 +405,11 @@ impl Core {
         inner.hub.send_frame(&others, &frame, None);
         if chat.home_server() == inner.server.as_str() {
             let Some(fed) = inner.fed() else { return EventResult::accepted() };
-            let dests: Vec<String> = super::member_servers(inner, &state)
+            let dests: Vec<String> = super::relay::member_servers(inner, &state)
                 .into_iter()
                 .filter(|d| d != ev.origin.as_str())
                 .collect();
-            super::send_now(fed, dests, signed.clone());
+            super::relay::send_now(fed, dests, signed.clone());
         }
         EventResult::accepted()
     }
@@ -419,7 +419,7 @@ impl Core {
         if chat.home_server() != self.inner.server.as_str() {
             return;
         }
-        let dests: Vec<String> = super::member_servers(&self.inner, state)
+        let dests: Vec<String> = super::relay::member_servers(&self.inner, state)
             .into_iter()
             .filter(|d| d != signed.event.origin.as_str())
             .collect();

@@ -2,6 +2,9 @@
 //! under limits for a thumbnail and a BlurHash, stored content-addressed (the same bytes once),
 //! access checked per request, and unreferenced uploads collected.
 //!
+//! Files of other appliances (`remote`) are fetched over federation when first opened and
+//! cached like uploads; peers get this appliance's files under the same access rule.
+//!
 //! On disk: `<data_dir>/media/blobs/<2 hex>/<sha256>` and `<data_dir>/media/tmp/` for uploads
 //! in progress. The database holds one `media` record per upload; several may share a blob.
 
@@ -18,7 +21,9 @@ use parley_types::protocol::{Media, MessageKind};
 use parley_types::{ChatId, MediaId};
 
 use crate::error::{CoreError, Result};
-use crate::{AuthContext, Core, Inner, convert};
+use crate::{AuthContext, ChatState, Core, Inner, convert};
+
+mod remote;
 use parley_types::now_millis;
 
 const MIB: u64 = 1 << 20;
@@ -82,26 +87,6 @@ pub fn sanitize_name(name: &str) -> String {
     if clean.is_empty() { "file".into() } else { clean }
 }
 
-fn stub_media() -> MediaRec {
-    MediaRec {
-        media_id: String::new(),
-        sha256: String::new(),
-        size: 0,
-        mime: String::new(),
-        kind: String::new(),
-        name: String::new(),
-        uploader: String::new(),
-        width: None,
-        height: None,
-        preview: None,
-        thumb_sha: None,
-        created_at: 0,
-        refs: 0,
-        released: false,
-        public: false,
-    }
-}
-
 struct Decoded {
     width: u32,
     height: u32,
@@ -137,6 +122,108 @@ fn decode_image(path: &Path, max_pixels: u64) -> std::result::Result<Decoded, St
     let tiny = img.thumbnail(32, 32).to_rgba8();
     let preview = blurhash::encode(4, 3, tiny.width(), tiny.height(), tiny.as_raw()).ok();
     Ok(Decoded { width: w, height: h, thumb: jpeg, preview })
+}
+
+/// A file received into the temp dir, hashed while it was written.
+struct Received {
+    tmp: TempFile,
+    path: PathBuf,
+    sha: String,
+    size: u64,
+    /// Its first bytes, to recognise its type.
+    head: Vec<u8>,
+}
+
+impl Inner {
+    /// Streams `body` into a temp file, hashing it as it goes; `check` sees the running size
+    /// after each chunk (limits). An upload and a file fetched from another appliance both
+    /// arrive this way.
+    async fn receive<S, B, E>(
+        &self,
+        mut body: S,
+        mut check: impl FnMut(u64) -> Result<()>,
+    ) -> Result<Received>
+    where
+        S: Stream<Item = std::result::Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        let tmp = self.temp_file().map_err(io)?;
+        let path = tmp.0.clone().ok_or_else(|| CoreError::Internal("no temp file".into()))?;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(SNIFF);
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| CoreError::invalid(format!("the transfer was interrupted: {e}")))?;
+            let bytes = chunk.as_ref();
+            size += bytes.len() as u64;
+            check(size)?;
+            if head.len() < SNIFF {
+                head.extend_from_slice(&bytes[..bytes.len().min(SNIFF - head.len())]);
+            }
+            hasher.update(bytes);
+            file.write_all(bytes).map_err(io)?;
+        }
+        file.flush().map_err(io)?;
+        drop(file);
+        Ok(Received { tmp, path, sha: format!("{:x}", hasher.finalize()), size, head })
+    }
+
+    /// Types a received file by its bytes, decodes an image under limits for its thumbnail
+    /// and BlurHash (`strict`: an image that fails to decode is refused; otherwise it is kept
+    /// as a plain file), stores blob and thumbnail, and returns the record to insert.
+    async fn keep(
+        &self,
+        mut r: Received,
+        media_id: String,
+        name: &str,
+        uploader: String,
+        refs: i64,
+        strict: bool,
+    ) -> Result<MediaRec> {
+        let (mime, kind, decodable) = classify(&r.head);
+        let decoded = if decodable {
+            let max = self.settings.media.max_image_pixels;
+            let p = r.path.clone();
+            let d = tokio::task::spawn_blocking(move || decode_image(&p, max))
+                .await
+                .map_err(|e| CoreError::Internal(e.to_string()))?;
+            match d {
+                Ok(d) => Some(d),
+                Err(why) if strict => {
+                    return Err(CoreError::InvalidMedia(format!("the image could not be used: {why}")));
+                }
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let _guard = self.media_lock.lock().await;
+        self.store_blob(&mut r.tmp, &r.sha).map_err(io)?;
+        let thumb_sha = match &decoded {
+            Some(d) => Some(self.store_bytes(&d.thumb).map_err(io)?),
+            None => None,
+        };
+        Ok(MediaRec {
+            media_id,
+            sha256: r.sha,
+            size: r.size as i64,
+            mime,
+            kind: convert::kind_str(kind).into(),
+            name: sanitize_name(name),
+            uploader,
+            width: decoded.as_ref().map(|d| i64::from(d.width)),
+            height: decoded.as_ref().map(|d| i64::from(d.height)),
+            preview: decoded.as_ref().and_then(|d| d.preview.clone()),
+            thumb_sha,
+            created_at: now_millis(),
+            refs,
+            released: false,
+            public: false,
+        })
+    }
 }
 
 impl Inner {
@@ -189,150 +276,21 @@ impl Inner {
         if m.uploader == user.as_str() || m.public {
             return Ok(true);
         }
-        for (chat, seq) in self.store.media_messages(&m.media_id).await? {
+        self.sent_where(&m.media_id, |state, seq| state.member(user).is_some_and(|me| me.joined_seq <= seq))
+            .await
+    }
+
+    /// Whether a message of a chat whose state satisfies `seen(state, seq)` carries the media.
+    async fn sent_where(&self, media_id: &str, seen: impl Fn(&ChatState, u64) -> bool) -> Result<bool> {
+        for (chat, seq) in self.store.media_messages(media_id).await? {
             let Ok(chat) = ChatId::parse(&chat) else { continue };
             if let Some(state) = self.chat_state(&chat).await?
-                && state.member(user).is_some_and(|me| me.joined_seq <= seq as u64)
+                && seen(&state, seq as u64)
             {
                 return Ok(true);
             }
         }
         Ok(false)
-    }
-
-    /// Whether `user` may fetch another appliance's media not cached here yet: it was sent in
-    /// a chat they were in at the time, or it is the picture of a remote user.
-    async fn may_see_remote(&self, user: &parley_types::UserId, id: &MediaId) -> Result<bool> {
-        let stub =
-            MediaRec { media_id: id.to_string(), uploader: String::new(), public: false, ..stub_media() };
-        Ok(self.may_see(user, &stub).await? || self.store.remote_avatar_in_use(id.as_str()).await?)
-    }
-
-    /// Downloads `id` from its home appliance into the blob store, as an uploader's file would
-    /// be stored (typed by its bytes, images decoded under limits for a thumbnail).
-    async fn fetch_remote_media(&self, id: &MediaId) -> Result<MediaRec> {
-        use tokio::io::AsyncReadExt;
-        let fed = self.fed().ok_or(CoreError::NotFound("media"))?;
-        let home = id.home_server();
-        if !fed.is_peer(home) {
-            return Err(CoreError::NotFound("media"));
-        }
-        let peer = parley_federation::PeerId::new(
-            parley_federation::ServerName::parse(home).map_err(|e| CoreError::Internal(e.to_string()))?,
-        );
-        let mut dl = fed.handle.fetch_media(&peer, id).await.map_err(|e| match e {
-            parley_federation::FederationError::Remote(w)
-                if w.code == parley_federation::ErrorCode::NotFound =>
-            {
-                CoreError::NotFound("media")
-            }
-            other => CoreError::Federation(format!("{home}: {other}")),
-        })?;
-        let max = self.runtime().max_upload_mib.max(100) * MIB;
-        if dl.length > max {
-            return Err(CoreError::PayloadTooLarge(
-                "the remote file is larger than this server accepts".into(),
-            ));
-        }
-        let mut tmp = self.temp_file().map_err(io)?;
-        let path = tmp.0.clone().ok_or_else(|| CoreError::Internal("no temp file".into()))?;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
-        let mut hasher = Sha256::new();
-        let mut head = Vec::with_capacity(SNIFF);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = dl.reader.read(&mut buf).await.map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            if size > dl.length {
-                return Err(CoreError::Federation(format!("{home} sent more bytes than announced")));
-            }
-            if head.len() < SNIFF {
-                head.extend_from_slice(&buf[..n.min(SNIFF - head.len())]);
-            }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n]).map_err(io)?;
-        }
-        file.flush().map_err(io)?;
-        drop(file);
-        if size != dl.length {
-            return Err(CoreError::Federation(format!("{home} sent a truncated file")));
-        }
-        let sha = format!("{:x}", hasher.finalize());
-        let (mime, kind, decodable) = classify(&head);
-        let decoded = if decodable {
-            let max = self.settings.media.max_image_pixels;
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || decode_image(&p, max))
-                .await
-                .map_err(|e| CoreError::Internal(e.to_string()))?
-                .ok()
-        } else {
-            None
-        };
-        let name = self.store.media_name_in_messages(id.as_str()).await?.unwrap_or_else(|| "file".into());
-        let _guard = self.media_lock.lock().await;
-        self.store_blob(&mut tmp, &sha).map_err(io)?;
-        let thumb_sha = match &decoded {
-            Some(d) => Some(self.store_bytes(&d.thumb).map_err(io)?),
-            None => None,
-        };
-        let rec = MediaRec {
-            media_id: id.to_string(),
-            sha256: sha,
-            size: size as i64,
-            mime,
-            kind: convert::kind_str(kind).into(),
-            name: sanitize_name(&name),
-            // Cached from another appliance: kept (one reference) for as long as this one keeps
-            // the messages; its own server decides about the original.
-            uploader: format!("remote@{home}"),
-            width: decoded.as_ref().map(|d| i64::from(d.width)),
-            height: decoded.as_ref().map(|d| i64::from(d.height)),
-            preview: decoded.as_ref().and_then(|d| d.preview.clone()),
-            thumb_sha,
-            created_at: now_millis(),
-            refs: 1,
-            released: false,
-            public: false,
-        };
-        if let Err(e) = self.store.insert_media(&rec).await {
-            // Two viewers fetched it at once: the other one stored it.
-            if let Some(existing) = self.store.media(id.as_str()).await? {
-                return Ok(existing);
-            }
-            return Err(e.into());
-        }
-        Ok(rec)
-    }
-
-    /// For a peer's `media_fetch`: a local upload the peer may see (sent in a chat where one
-    /// of its users was a member at the time, or a profile or group picture).
-    pub(crate) async fn media_for_peer(&self, peer: &str, id: &MediaId) -> Result<(MediaRec, PathBuf)> {
-        let m = self.store.media(id.as_str()).await?.ok_or(CoreError::NotFound("media"))?;
-        if id.home_server() != self.server.as_str() {
-            return Err(CoreError::NotFound("media"));
-        }
-        let mut allowed = m.public;
-        if !allowed {
-            for (chat, seq) in self.store.media_messages(&m.media_id).await? {
-                let Ok(chat) = ChatId::parse(&chat) else { continue };
-                if let Some(state) = self.chat_state(&chat).await?
-                    && state.members.iter().any(|(u, i)| u.server() == peer && i.joined_seq <= seq as u64)
-                {
-                    allowed = true;
-                    break;
-                }
-            }
-        }
-        if !allowed {
-            return Err(CoreError::NotFound("media"));
-        }
-        let path = self.blob_path(&m.sha256);
-        Ok((m, path))
     }
 
     /// Removes unreferenced media (released, or unused for `media.unused_ttl_hours`) and the
@@ -371,7 +329,7 @@ impl Core {
         ctx: &AuthContext,
         name: &str,
         declared: Option<u64>,
-        mut body: S,
+        body: S,
     ) -> Result<Media>
     where
         S: Stream<Item = std::result::Result<B, E>> + Unpin,
@@ -396,71 +354,22 @@ impl Core {
             return Err(over_quota());
         }
 
-        let mut tmp = inner.temp_file().map_err(io)?;
-        let path = tmp.0.clone().ok_or_else(|| CoreError::Internal("no temp file".into()))?;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
-        let mut hasher = Sha256::new();
-        let mut head = Vec::with_capacity(SNIFF);
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| CoreError::invalid(format!("the upload was interrupted: {e}")))?;
-            let bytes = chunk.as_ref();
-            size += bytes.len() as u64;
-            if size > limit {
-                return Err(too_large());
-            }
-            if quota > 0 && used + size > quota {
-                return Err(over_quota());
-            }
-            if head.len() < SNIFF {
-                head.extend_from_slice(&bytes[..bytes.len().min(SNIFF - head.len())]);
-            }
-            hasher.update(bytes);
-            file.write_all(bytes).map_err(io)?;
-        }
-        file.flush().map_err(io)?;
-        drop(file);
-        if size == 0 {
+        let received = inner
+            .receive(body, |size| {
+                if size > limit {
+                    return Err(too_large());
+                }
+                if quota > 0 && used + size > quota {
+                    return Err(over_quota());
+                }
+                Ok(())
+            })
+            .await?;
+        if received.size == 0 {
             return Err(CoreError::invalid("the upload is empty"));
         }
-        let sha = format!("{:x}", hasher.finalize());
-        let (mime, kind, decodable) = classify(&head);
-
-        let decoded = if decodable {
-            let max = cfg.max_image_pixels;
-            let p = path.clone();
-            let d = tokio::task::spawn_blocking(move || decode_image(&p, max))
-                .await
-                .map_err(|e| CoreError::Internal(e.to_string()))?;
-            Some(d.map_err(|why| CoreError::InvalidMedia(format!("the image could not be used: {why}")))?)
-        } else {
-            None
-        };
-
-        let media_id = MediaId::generate(&inner.server);
-        let _guard = inner.media_lock.lock().await;
-        inner.store_blob(&mut tmp, &sha).map_err(io)?;
-        let thumb_sha = match &decoded {
-            Some(d) => Some(inner.store_bytes(&d.thumb).map_err(io)?),
-            None => None,
-        };
-        let rec = MediaRec {
-            media_id: media_id.to_string(),
-            sha256: sha,
-            size: size as i64,
-            mime,
-            kind: convert::kind_str(kind).into(),
-            name: sanitize_name(name),
-            uploader: ctx.user.to_string(),
-            width: decoded.as_ref().map(|d| i64::from(d.width)),
-            height: decoded.as_ref().map(|d| i64::from(d.height)),
-            preview: decoded.as_ref().and_then(|d| d.preview.clone()),
-            thumb_sha,
-            created_at: now_millis(),
-            refs: 0,
-            released: false,
-            public: false,
-        };
+        let media_id = MediaId::generate(&inner.server).to_string();
+        let rec = inner.keep(received, media_id, name, ctx.user.to_string(), 0, true).await?;
         inner.store.insert_media(&rec).await?;
         convert::media(&rec)
     }
