@@ -210,18 +210,9 @@ impl Core {
         origin: Option<ConnId>,
     ) -> Result<Message> {
         let reply = self.enqueue_send(ctx, chat, req, origin).await?;
-        if chat.home_server() != self.inner.server.as_str() {
-            // Ordered by another appliance: answer in bounded time; the send stays queued and
-            // a resend with the same client_id picks up its result.
-            return match tokio::time::timeout(std::time::Duration::from_secs(30), reply).await {
-                Ok(r) => entry(r.map_err(|_| CoreError::Unavailable)??),
-                Err(_) => Err(CoreError::Federation(format!(
-                    "{} has not confirmed the message yet; it is queued and will be delivered",
-                    chat.home_server()
-                ))),
-            };
-        }
-        entry(reply.await.map_err(|_| CoreError::Unavailable)??)
+        let home = chat.home_server();
+        let remote = (home != self.inner.server.as_str()).then_some(home);
+        entry(self.inner.outcome(reply, remote).await?)
     }
 
     /// Validates and queues a send without waiting for the commit, so a connection's sends

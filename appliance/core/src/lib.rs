@@ -318,24 +318,36 @@ impl Inner {
         op: writer::Op,
         origin: Option<hub::ConnId>,
     ) -> Result<writer::Outcome> {
-        let remote = self.is_remote_op(&op);
+        let home = self.remote_home(&op);
         let rx = self.enqueue(op, origin).await?;
-        if remote {
-            // A request waiting for another appliance answers in bounded time; it stays queued.
-            return match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
-                Ok(r) => r.map_err(|_| CoreError::Unavailable)?,
-                Err(_) => Err(CoreError::Federation(
-                    "the chat's home server has not answered yet; the change is queued and will be applied when it is reachable".into(),
-                )),
-            };
-        }
-        rx.await.map_err(|_| CoreError::Unavailable)?
+        self.outcome(rx, home.as_deref()).await
     }
 
-    /// A change to a chat homed on another appliance (it goes there to be ordered).
-    fn is_remote_op(&self, op: &writer::Op) -> bool {
-        !matches!(op, writer::Op::Apply { .. })
-            && op.chat().is_some_and(|c| c.home_server() != self.server.as_str())
+    /// Waits for a queued operation's outcome. One ordered by another appliance (`remote_home`)
+    /// answers within 30 s: it stays queued there, and a resend picks up its result.
+    pub(crate) async fn outcome(
+        &self,
+        rx: oneshot::Receiver<Result<writer::Outcome>>,
+        remote_home: Option<&str>,
+    ) -> Result<writer::Outcome> {
+        let Some(home) = remote_home else {
+            return rx.await.map_err(|_| CoreError::Unavailable)?;
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
+            Ok(r) => r.map_err(|_| CoreError::Unavailable)?,
+            Err(_) => Err(CoreError::Federation(format!(
+                "{home} has not answered yet; the request is queued and will be applied when it is reachable"
+            ))),
+        }
+    }
+
+    /// The home server of the chat an operation changes, when it is another appliance (the
+    /// operation goes there to be ordered).
+    fn remote_home(&self, op: &writer::Op) -> Option<String> {
+        if matches!(op, writer::Op::Apply { .. }) {
+            return None;
+        }
+        op.chat().map(|c| c.home_server()).filter(|h| *h != self.server.as_str()).map(str::to_owned)
     }
 
     /// Queues an operation for the writer (or, for a chat homed elsewhere, for its home
@@ -345,7 +357,7 @@ impl Inner {
         op: writer::Op,
         origin: Option<hub::ConnId>,
     ) -> Result<oneshot::Receiver<Result<writer::Outcome>>> {
-        if self.is_remote_op(&op) {
+        if self.remote_home(&op).is_some() {
             return federation::enqueue_remote(self, op, origin).await;
         }
         self.enqueue_job(op, origin, None).await
