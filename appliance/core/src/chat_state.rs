@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use parley_types::api::{ChatKind, Role};
 use parley_types::{Seq, UserId};
@@ -23,6 +23,9 @@ pub struct ChatState {
     pub members: HashMap<UserId, MemberInfo>,
     /// Shared across versions of the entry; advanced by the writer after each commit.
     pub last_seq: Arc<AtomicU64>,
+    /// The `last_activity` the chat record holds on disk (heads are written behind the log,
+    /// see `writer::deferred`); shared across versions like `last_seq`.
+    pub stored_activity: Arc<AtomicI64>,
 }
 
 impl ChatState {

@@ -348,12 +348,29 @@ impl Inner {
     /// The chat as `viewer` sees it in a chat list.
     pub(crate) async fn summary(&self, chat: &ChatId, viewer: &UserId) -> Result<ChatSummary> {
         let rec = self.store.chat(chat.as_str()).await?.ok_or(CoreError::NotFound("chat"))?;
-        let members = self.store.members(chat.as_str()).await?;
+        let mut members = self.store.members(chat.as_str()).await?;
+        // Heads and senders' marks are written behind the log: overlay what is still pending.
+        for m in &mut members {
+            if let Ok(user) = convert::user_id(&m.user_id)
+                && let Some(mark) = self.deferred.pending_mark(chat, &user)
+                && mark.seq as i64 > m.read_seq
+            {
+                m.read_seq = mark.seq as i64;
+                m.read_at = mark.at;
+                if mark.seq as i64 > m.delivered_seq {
+                    m.delivered_seq = mark.seq as i64;
+                    m.delivered_at = mark.at;
+                }
+            }
+        }
+        let last_activity =
+            self.deferred.pending_head(chat).map_or(rec.last_activity, |h| h.at.max(rec.last_activity));
+        let state = self.chat_state(chat).await?.ok_or(CoreError::NotFound("chat"))?;
         let me =
             members.iter().find(|m| m.user_id == viewer.as_str() && m.active).ok_or(CoreError::NotMember)?;
         let active: Vec<_> = members.iter().filter(|m| m.active).collect();
         let others: Vec<_> = active.iter().filter(|m| m.user_id != viewer.as_str()).collect();
-        let last_seq = rec.last_seq as Seq;
+        let last_seq = state.last_seq.load(std::sync::atomic::Ordering::Acquire);
         let others_delivered_seq = others.iter().map(|m| m.delivered_seq as Seq).min().unwrap_or(last_seq);
         let others_read_seq = others.iter().map(|m| m.read_seq as Seq).min().unwrap_or(last_seq);
         let kind = if rec.kind == "direct" { ChatKind::Direct } else { ChatKind::Group };
@@ -389,7 +406,7 @@ impl Inner {
             members: active.iter().map(|m| convert::member(m)).collect::<Result<_>>()?,
             last_seq,
             last_message,
-            last_activity: rec.last_activity,
+            last_activity,
             unread,
             others_delivered_seq,
             others_read_seq,

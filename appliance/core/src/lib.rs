@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     /// One queue per writer shard; a chat always goes to the same shard (`writer::shard_of`).
     pub writers: Vec<mpsc::Sender<writer::Job>>,
     writer_tasks: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Chat heads and senders' marks committed but not yet written (see `writer::deferred`).
+    pub deferred: writer::Deferred,
     /// Stops the writers (they hold an `Inner`, so they would otherwise keep the store open).
     pub stop: tokio_util::sync::CancellationToken,
     pub metrics: metrics::Metrics,
@@ -135,6 +137,7 @@ impl Core {
             sessions: DashMap::new(),
             writers: txs,
             writer_tasks: parking_lot::Mutex::new(Vec::new()),
+            deferred: writer::Deferred::default(),
             stop: tokio_util::sync::CancellationToken::new(),
             metrics: metrics::Metrics::new(),
             search,
@@ -155,6 +158,7 @@ impl Core {
         });
         let tasks = rxs.into_iter().map(|rx| writer::spawn(inner.clone(), rx)).collect();
         *inner.writer_tasks.lock() = tasks;
+        writer::spawn_flusher(inner.clone());
         // The index is derived data: bring it up to date in the background while serving.
         let catching_up = inner.clone();
         tokio::spawn(async move {
@@ -206,6 +210,7 @@ impl Core {
         for t in tasks {
             let _ = t.await;
         }
+        self.inner.deferred.flush(&self.inner).await;
         let search = self.inner.search.clone();
         let _ = tokio::task::spawn_blocking(move || search.shutdown()).await;
         self.inner.store.close().await;
@@ -299,8 +304,14 @@ impl Inner {
         } else {
             parley_types::api::ChatKind::Group
         };
-        let state =
-            Arc::new(ChatState { kind, members, last_seq: Arc::new(AtomicU64::new(rec.last_seq as u64)) });
+        // The stored head may be behind the log (heads are written after it).
+        let last_seq = self.store.log_end(chat.as_str(), rec.last_seq).await?;
+        let state = Arc::new(ChatState {
+            kind,
+            members,
+            last_seq: Arc::new(AtomicU64::new(last_seq as u64)),
+            stored_activity: Arc::new(std::sync::atomic::AtomicI64::new(rec.last_activity)),
+        });
         // Never overwrite: the writer's entry is newer than anything read here.
         Ok(Some(self.chats.entry(chat.clone()).or_insert(state).clone()))
     }

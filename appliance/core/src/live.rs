@@ -240,7 +240,12 @@ impl Connection {
             };
             let upto = state.last_seq.load(Ordering::Acquire);
             let floor = (m.joined_seq as Seq).saturating_sub(1);
-            let cursor = cursors.get(&chat).copied().unwrap_or(m.delivered_seq as Seq).max(floor).min(upto);
+            // A sender's own mark may still be pending (`writer::deferred`).
+            let delivered = inner
+                .deferred
+                .pending_mark(&chat, &self.ctx.user)
+                .map_or(m.delivered_seq as Seq, |p| p.seq.max(m.delivered_seq as Seq));
+            let cursor = cursors.get(&chat).copied().unwrap_or(delivered).max(floor).min(upto);
             let mut from = self.sent.get(&chat).copied().unwrap_or(0).max(cursor);
             chats += 1;
             while from < upto {

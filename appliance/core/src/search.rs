@@ -133,8 +133,9 @@ impl Inner {
                     .map_err(|e| CoreError::Internal(e.to_string()))??
                     .saturating_sub(1) as i64
             };
-            while from < chat.last_seq {
-                let rows = self.store.messages_after(&chat.chat_id, from, chat.last_seq, PAGE).await?;
+            // To the end of the log: the stored head may be behind it (`writer::deferred`).
+            loop {
+                let rows = self.store.messages_after(&chat.chat_id, from, i64::MAX, PAGE).await?;
                 let Some(last) = rows.last().map(|r| r.seq) else { break };
                 let mut ops = Vec::with_capacity(rows.len());
                 for r in &rows {

@@ -39,8 +39,6 @@ pub struct Batch {
     pub messages: Vec<MessageRec>,
     pub idem: Vec<IdemRec>,
     pub patches: Vec<MessagePatch>,
-    /// (chat, user, seq): the sender has received and read their own message.
-    pub sender_marks: Vec<(String, String, i64, i64)>,
     /// Media IDs newly referenced by messages in this batch (one reference each).
     pub media_refs: Vec<String>,
     /// Events for other appliances, queued in the same transaction as the entries they carry.
@@ -189,20 +187,48 @@ impl Store {
                 json!(b.pending_done),
             );
         }
-        if !b.sender_marks.is_empty() {
-            let m: Vec<Value> = b
-                .sender_marks
-                .iter()
-                .map(|(c, u, s, at)| json!({ "c": c, "u": u, "s": s, "at": at }))
-                .collect();
-            add(
-                "marks",
-                "FOR $m IN $marks { UPDATE type::record('member', [$m.c, $m.u]) SET delivered_at = $m.at, delivered_seq = $m.s, read_at = $m.at, read_seq = $m.s WHERE read_seq < $m.s RETURN NONE; };",
-                Value::Array(m),
-            );
-        }
         sql.push_str("COMMIT TRANSACTION;");
         self.exec(&sql, Value::Object(vars)).await
+    }
+
+    /// Writes chat heads and senders' marks that the writer left behind its log (see the
+    /// core's `writer::deferred`). Never moves either backwards: a head or mark written in a
+    /// later writer batch may already be on disk.
+    pub async fn write_heads(
+        &self,
+        heads: &[ChatUpdate],
+        marks: &[(String, String, i64, i64)],
+    ) -> Result<()> {
+        let h: Vec<Value> =
+            heads.iter().map(|u| json!({ "c": u.chat_id, "s": u.last_seq, "a": u.last_activity })).collect();
+        let m: Vec<Value> =
+            marks.iter().map(|(c, u, s, at)| json!({ "c": c, "u": u, "s": s, "at": at })).collect();
+        self.exec(
+            "BEGIN TRANSACTION;
+             FOR $h IN $heads {
+               UPDATE type::record('chat', $h.c) SET last_seq = $h.s WHERE last_seq < $h.s RETURN NONE;
+               UPDATE type::record('chat', $h.c) SET last_activity = $h.a WHERE last_activity < $h.a RETURN NONE;
+             };
+             FOR $m IN $marks {
+               UPDATE type::record('member', [$m.c, $m.u]) SET delivered_seq = $m.s, delivered_at = $m.at WHERE delivered_seq < $m.s RETURN NONE;
+               UPDATE type::record('member', [$m.c, $m.u]) SET read_seq = $m.s, read_at = $m.at WHERE read_seq < $m.s RETURN NONE;
+             };
+             COMMIT TRANSACTION;",
+            json!({ "heads": h, "marks": m }),
+        )
+        .await
+    }
+
+    /// The highest seq in a chat's log after `from` (`from` itself when nothing follows it).
+    pub async fn log_end(&self, chat_id: &str, from: i64) -> Result<i64> {
+        let last: Option<i64> = self
+            .fetch_one(
+                "SELECT VALUE seq FROM message WHERE chat_id = $c AND seq > $s ORDER BY seq DESC LIMIT 1",
+                json!({ "c": chat_id, "s": from }),
+                0,
+            )
+            .await?;
+        Ok(last.unwrap_or(from).max(from))
     }
 
     /// Entries with `after < seq <= upto`, oldest first, at most `limit`.

@@ -33,20 +33,7 @@ pub(super) async fn plan_apply(
     if !works.contains_key(chat) {
         match inner.chat_state(chat).await? {
             Some(state) => {
-                works.insert(
-                    chat.clone(),
-                    Work {
-                        kind: state.kind,
-                        last_seq: state.last_seq.load(std::sync::atomic::Ordering::Acquire),
-                        members: state.members.clone(),
-                        full: None,
-                        name: None,
-                        description: None,
-                        shared_seq: state.last_seq.clone(),
-                        touched: false,
-                        membership_changed: false,
-                    },
-                );
+                works.insert(chat.clone(), Work::from_state(&state));
             }
             None => {
                 // First entry this server sees of the chat: it must say what the chat is.
@@ -148,7 +135,7 @@ pub(super) async fn plan_apply(
     }
     let local_sender = m.sender.server() == inner.server.as_str();
     if w.members.contains_key(&m.sender) {
-        pending.batch.sender_marks.push((chat.to_string(), m.sender.to_string(), m.seq as i64, now));
+        pending.marks.push((chat.clone(), m.sender.clone(), m.seq, now));
     }
     if local_sender && let Some(client_id) = &m.client_id {
         let key = idem_key(&m.sender, client_id);

@@ -33,7 +33,9 @@ use crate::error::{CoreError, Result};
 use crate::hub::{ConnId, Outbound, encode};
 
 mod apply;
+mod deferred;
 mod plan;
+pub(crate) use deferred::{Deferred, spawn_flusher};
 pub(crate) use plan::idem_key;
 use plan::plan;
 
@@ -154,8 +156,26 @@ struct Work {
     name: Option<String>,
     description: Option<String>,
     shared_seq: Arc<std::sync::atomic::AtomicU64>,
+    stored_activity: Arc<std::sync::atomic::AtomicI64>,
     touched: bool,
     membership_changed: bool,
+}
+
+impl Work {
+    fn from_state(state: &ChatState) -> Self {
+        Work {
+            kind: state.kind,
+            last_seq: state.last_seq.load(Ordering::Acquire),
+            members: state.members.clone(),
+            full: None,
+            name: None,
+            description: None,
+            shared_seq: state.last_seq.clone(),
+            stored_activity: state.stored_activity.clone(),
+            touched: false,
+            membership_changed: false,
+        }
+    }
 }
 
 /// What to do after the commit for one planned job.
@@ -196,6 +216,8 @@ struct Pending {
     /// (chat, users whose chat list entry changed)
     chat_changes: Vec<(ChatId, Vec<UserId>)>,
     removed: Vec<(ChatId, UserId)>,
+    /// (chat, sender, seq, at): senders have received and read their own entries.
+    marks: Vec<(ChatId, UserId, Seq, i64)>,
     /// For the job being planned: the ID its remote server chose for the entry it produces.
     next_id: Option<parley_types::MessageId>,
     next_source: Option<Box<parley_federation::SignedEvent>>,
@@ -314,9 +336,13 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
     // this same transaction, so nothing committed can miss its remote members.
     apply::queue_entries(inner, &works, &mut pending).await;
 
-    // Fold per-chat state into the batch.
+    // Fold per-chat state into the batch: a head goes in only with a rename or when the one on
+    // disk is stale; otherwise it is written behind the log (`deferred`).
+    let mut heads_in_batch = HashSet::new();
     for (chat, w) in &works {
-        if w.touched {
+        let stale = now.saturating_sub(w.stored_activity.load(Ordering::Acquire)) > deferred::HEAD_STALE_MS;
+        if w.touched && (stale || w.name.is_some() || w.description.is_some()) {
+            heads_in_batch.insert(chat.clone());
             pending.batch.chat_updates.push(ChatUpdate {
                 chat_id: chat.to_string(),
                 last_seq: w.last_seq as i64,
@@ -326,11 +352,13 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
             });
         }
     }
-    // Only a sender's last message in the batch needs to move their marks.
+    // Senders' own marks are written behind the log too; only the last per sender matters.
     let mut seen = HashSet::new();
-    let marks = std::mem::take(&mut pending.batch.sender_marks);
-    pending.batch.sender_marks =
-        marks.into_iter().rev().filter(|(c, u, _, _)| seen.insert((c.clone(), u.clone()))).collect();
+    let marks: Vec<_> = std::mem::take(&mut pending.marks)
+        .into_iter()
+        .rev()
+        .filter(|(c, u, _, _)| seen.insert((c.clone(), u.clone())))
+        .collect();
     // The new-chat records carry their final last_seq.
     for c in &mut pending.batch.new_chats {
         if let Ok(id) = ChatId::parse(&c.chat_id)
@@ -362,13 +390,28 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
 
     // Durable: publish the new chat states, then answer and fan out in log order.
     for (chat, w) in works {
+        if w.touched {
+            if heads_in_batch.contains(&chat) {
+                w.stored_activity.fetch_max(now, Ordering::AcqRel);
+            } else {
+                inner.deferred.head(&chat, w.last_seq, now);
+            }
+        }
         if w.touched || w.membership_changed {
             w.shared_seq.store(w.last_seq, Ordering::Release);
             inner.chats.insert(
                 chat,
-                Arc::new(ChatState { kind: w.kind, members: w.members, last_seq: w.shared_seq }),
+                Arc::new(ChatState {
+                    kind: w.kind,
+                    members: w.members,
+                    last_seq: w.shared_seq,
+                    stored_activity: w.stored_activity,
+                }),
             );
         }
+    }
+    for (c, u, seq, at) in marks {
+        inner.deferred.mark(&c, &u, seq, at);
     }
     inner.metrics.db_commit_entries.observe(pending.entries.len() as f64);
     let mut acks: HashMap<usize, (ConnId, String)> = HashMap::new();

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use parley_store::MessagePatch;
 use parley_store::records::{ChatRec, IdemRec, MemberRec};
@@ -29,21 +28,7 @@ async fn work<'a>(
 ) -> Result<&'a mut Work> {
     if !works.contains_key(chat) {
         let state = inner.chat_state(chat).await?.ok_or(CoreError::NotMember)?;
-        let (name, description) = (None, None);
-        works.insert(
-            chat.clone(),
-            Work {
-                kind: state.kind,
-                last_seq: state.last_seq.load(Ordering::Acquire),
-                members: state.members.clone(),
-                full: None,
-                name,
-                description,
-                shared_seq: state.last_seq.clone(),
-                touched: false,
-                membership_changed: false,
-            },
-        );
+        works.insert(chat.clone(), Work::from_state(&state));
     }
     works.get_mut(chat).ok_or(CoreError::NotMember)
 }
@@ -56,8 +41,19 @@ pub(super) async fn full_members<'a>(
     if w.full.is_none() {
         let recs = inner.store.members(chat.as_str()).await?;
         let mut map = HashMap::new();
-        for r in recs {
-            map.insert(convert::user_id(&r.user_id)?, r);
+        for mut r in recs {
+            let user = convert::user_id(&r.user_id)?;
+            // These records are written back whole: carry a sender's mark still pending.
+            if let Some(p) = inner.deferred.pending_mark(chat, &user) {
+                let seq = p.seq as i64;
+                if seq > r.delivered_seq {
+                    (r.delivered_seq, r.delivered_at) = (seq, p.at);
+                }
+                if seq > r.read_seq {
+                    (r.read_seq, r.read_at) = (seq, p.at);
+                }
+            }
+            map.insert(user, r);
         }
         w.full = Some(map);
     }
@@ -144,7 +140,7 @@ fn append(
     }
     pending.batch.messages.push(convert::message_rec(&message));
     if w.members.contains_key(sender) {
-        pending.batch.sender_marks.push((chat.to_string(), sender.to_string(), message.seq as i64, now));
+        pending.marks.push((chat.clone(), sender.clone(), message.seq, now));
     }
     let mut recipients: Vec<UserId> = w.members.keys().cloned().collect();
     for u in extra_recipients {
@@ -448,6 +444,8 @@ pub(super) fn fresh_work(kind: ChatKind, members: HashMap<UserId, MemberInfo>) -
         name: None,
         description: None,
         shared_seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        // Not on disk yet: the new chat's record carries its head.
+        stored_activity: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
         touched: true,
         membership_changed: true,
     }

@@ -107,6 +107,16 @@ async fn acknowledged_messages_survive_kill_9() {
     let mut sorted = stored.clone();
     sorted.sort();
     assert_eq!(sorted, (1..=sorted.len() as u64).collect::<Vec<_>>());
+    // The chat's head is written behind the log, so the kill may have left it behind: after
+    // the restart it continues from the end of the log, and the chat list says so.
+    let last = *sorted.last().unwrap();
+    let summary = call(&http, "GET", &url(&addr, &format!("/api/chats/{chat}")), Some(token), None).await;
+    assert_eq!(summary["last_seq"], last, "{summary}");
+    let body = json!({ "client_id": "after-restart", "text": "still counting" });
+    let next =
+        call(&http, "POST", &url(&addr, &format!("/api/chats/{chat}/messages")), Some(token), Some(body))
+            .await;
+    assert_eq!(next["seq"], last + 1, "{next}");
     child.kill().ok();
     child.wait().ok();
 }

@@ -115,14 +115,15 @@ async fn batches_history_receipts_and_reopen() {
                 seq: s,
             });
         }
-        b.chat_updates.push(ChatUpdate {
-            chat_id: chat.into(),
-            last_seq: 5,
-            last_activity: 20,
-            ..Default::default()
-        });
-        b.sender_marks.push((chat.into(), "ana@example.org".into(), 5, 20));
         store.commit_batch(&b).await.unwrap();
+        // Heads and senders' marks are written behind the log, and never move back.
+        assert_eq!(store.log_end(chat, 0).await.unwrap(), 5);
+        assert_eq!(store.log_end(chat, 5).await.unwrap(), 5);
+        let head = ChatUpdate { chat_id: chat.into(), last_seq: 5, last_activity: 20, ..Default::default() };
+        let mark = (chat.to_owned(), "ana@example.org".to_owned(), 5, 20);
+        store.write_heads(std::slice::from_ref(&head), std::slice::from_ref(&mark)).await.unwrap();
+        let older = ChatUpdate { last_seq: 3, last_activity: 10, ..head };
+        store.write_heads(&[older], &[(chat.into(), "ana@example.org".into(), 3, 10)]).await.unwrap();
 
         let idem =
             store.idem_lookup(&["ana@example.org|k2".into(), "ana@example.org|nope".into()]).await.unwrap();
@@ -149,9 +150,9 @@ async fn batches_history_receipts_and_reopen() {
     let a = store.messages_after(chat, 2, 5, 100).await.unwrap();
     assert_eq!(a.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
     let c = store.chat(chat).await.unwrap().unwrap();
-    assert_eq!(c.last_seq, 5);
+    assert_eq!((c.last_seq, c.last_activity), (5, 20));
     let m = store.member(chat, "ana@example.org").await.unwrap().unwrap();
-    assert_eq!(m.read_seq, 5);
+    assert_eq!((m.read_seq, m.delivered_seq, m.read_at), (5, 5, 20));
     assert_eq!(store.memberships("bob@example.org").await.unwrap().len(), 1);
     assert_eq!(store.last_visible_message(chat, 1).await.unwrap().unwrap().seq, 5);
     // A duplicate seq is refused by the unique index and the batch leaves nothing behind.
