@@ -18,16 +18,27 @@ use parley_types::{ChatId, ErrorCode, Seq, SessionId, UserId};
 
 pub type ConnId = u64;
 
-/// Something for a connection to send.
+/// Something for a connection to send. Small on purpose (24 bytes): every connection's queue
+/// allocates its first block of 32 slots up front, idle or not.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A chat log entry; the connection drops it if already sent and fills gaps before it.
-    /// `received` is when the core received the send (for the send→deliver latency).
-    Entry { chat: ChatId, seq: Seq, frame: Arc<str>, received: Instant },
+    /// A chat log entry, one allocation shared by every recipient; the connection drops it if
+    /// already sent and fills gaps before it.
+    Entry(Arc<Delivery>),
     /// The ack of this connection's own send (stands in for the entry on this connection).
-    Ack { chat: ChatId, seq: Seq, frame: Arc<str>, in_order: bool },
-    /// Any other frame (receipts, typing, presence, chat changes, errors).
+    Ack(Box<Delivery>),
+    /// Any other frame (receipts, typing, presence, chat changes, errors, out-of-order acks).
     Frame(Arc<str>),
+}
+
+/// A log entry on its way to a connection.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub chat: ChatId,
+    pub seq: Seq,
+    pub frame: Arc<str>,
+    /// When the core received the send (for the send→deliver latency).
+    pub received: Instant,
 }
 
 /// Lets anyone close a connection with a reason, even when its queue is full.
@@ -149,14 +160,18 @@ impl Hub {
         origin: Option<(ConnId, Arc<str>)>,
         received: Instant,
     ) {
+        let entry = Arc::new(Delivery { chat: chat.clone(), seq, frame: frame.clone(), received });
         for u in users {
             if let Some(list) = self.conns.get(u) {
                 for c in list.iter() {
                     let item = match &origin {
-                        Some((id, ack)) if *id == c.id => {
-                            Outbound::Ack { chat: chat.clone(), seq, frame: ack.clone(), in_order: true }
-                        }
-                        _ => Outbound::Entry { chat: chat.clone(), seq, frame: frame.clone(), received },
+                        Some((id, ack)) if *id == c.id => Outbound::Ack(Box::new(Delivery {
+                            chat: chat.clone(),
+                            seq,
+                            frame: ack.clone(),
+                            received,
+                        })),
+                        _ => Outbound::Entry(entry.clone()),
                     };
                     Self::push(c, item);
                 }
@@ -229,5 +244,16 @@ impl Hub {
     /// The sender half of a registered connection's queue (for subscriptions).
     pub fn sender(&self, user: &UserId, conn: ConnId) -> Option<mpsc::Sender<Outbound>> {
         self.conns.get(user)?.iter().find(|c| c.id == conn).map(|c| c.tx.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each connection's queue allocates 32 slots up front: keep a slot small.
+    #[test]
+    fn a_queued_item_stays_small() {
+        assert!(std::mem::size_of::<Outbound>() <= 24, "{}", std::mem::size_of::<Outbound>());
     }
 }

@@ -16,7 +16,7 @@ use parley_types::protocol::{ClientFrame, PROTOCOL_VERSION, ReceiptKind, ServerF
 use parley_types::{ChatId, ErrorCode, Seq, UserId, now_millis};
 
 use crate::error::{CoreError, Result};
-use crate::hub::{Closer, ConnId, Outbound, encode};
+use crate::hub::{Closer, ConnId, Delivery, Outbound, encode};
 use crate::{AuthContext, Core, convert};
 
 const SYNC_PAGE: usize = 500;
@@ -135,10 +135,13 @@ impl Connection {
     pub async fn outbound(&mut self, item: Outbound) -> Vec<Arc<str>> {
         match item {
             Outbound::Frame(f) => vec![f],
-            Outbound::Ack { frame, in_order: false, .. } => vec![frame],
-            Outbound::Ack { chat, seq, frame, in_order: true } => self.in_order(chat, seq, frame).await,
-            Outbound::Entry { chat, seq, frame, received } => {
-                let out = self.in_order(chat, seq, frame).await;
+            Outbound::Ack(a) => {
+                let Delivery { chat, seq, frame, .. } = *a;
+                self.in_order(chat, seq, frame).await
+            }
+            Outbound::Entry(e) => {
+                let received = e.received;
+                let out = self.in_order(e.chat.clone(), e.seq, e.frame.clone()).await;
                 let m = &self.core.inner.metrics;
                 if !out.is_empty() {
                     m.send_deliver.observe(received.elapsed().as_secs_f64());

@@ -18,7 +18,9 @@ use crate::{ApiError, AppState};
 
 /// Hard cap on a WebSocket message; the configured frame limit below it gets an error frame.
 const HARD_MAX_MESSAGE: usize = 4 << 20;
-const READ_BUFFER: usize = 4 << 10;
+/// Client frames are mostly under 1 KiB (a send, a receipt); larger ones take more reads. Every
+/// idle socket holds this much.
+const READ_BUFFER: usize = 1 << 10;
 const WRITE_BUFFER: usize = 8 << 10;
 
 pub fn router() -> Router<AppState> {

@@ -186,11 +186,7 @@ pub(crate) async fn enqueue_remote(
                     client_id: client_id.clone(),
                     message: m.clone(),
                 });
-                inner.hub.send_to_conn(
-                    &actor,
-                    conn,
-                    Outbound::Ack { chat: m.chat_id.clone(), seq: m.seq, frame, in_order: false },
-                );
+                inner.hub.send_to_conn(&actor, conn, Outbound::Frame(frame));
             }
             let _ = tx.send(Ok(Outcome::Entry(Box::new(m))));
             return Ok(rx);

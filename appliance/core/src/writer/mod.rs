@@ -491,10 +491,6 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
 fn ack_out_of_order(inner: &Inner, job: &Job, m: &Message) {
     if let (Some(origin), Op::Send { sender, client_id, .. }) = (job.origin, &job.op) {
         let frame = encode(&ServerFrame::Ack { client_id: client_id.clone(), message: m.clone() });
-        inner.hub.send_to_conn(
-            sender,
-            origin,
-            Outbound::Ack { chat: m.chat_id.clone(), seq: m.seq, frame, in_order: false },
-        );
+        inner.hub.send_to_conn(sender, origin, Outbound::Frame(frame));
     }
 }
