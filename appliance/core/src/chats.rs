@@ -392,7 +392,7 @@ impl Inner {
         };
         let last_message = self
             .store
-            .last_visible_message(chat.as_str(), me.joined_seq)
+            .last_visible_message(chat.as_str(), me.joined_seq, last_seq as i64)
             .await?
             .map(convert::message)
             .transpose()?;

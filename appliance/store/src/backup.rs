@@ -79,7 +79,7 @@ impl Store {
         for (table, slot) in [
             ("user", &mut out.users),
             ("chat", &mut out.chats),
-            ("message", &mut out.messages),
+            ("entry", &mut out.messages),
             ("media", &mut out.media),
         ] {
             *slot = self

@@ -46,7 +46,7 @@ impl Store {
             seq: i64,
         }
         let rows: Vec<At> = self
-            .fetch("SELECT chat_id, seq FROM message WHERE media_id = $m", json!({ "m": media_id }), 0)
+            .fetch("SELECT chat_id, seq FROM media_use WHERE media_id = $m", json!({ "m": media_id }), 0)
             .await?;
         Ok(rows.into_iter().map(|r| (r.chat_id, r.seq)).collect())
     }
@@ -130,9 +130,11 @@ impl Store {
 
     /// The file name a message gave this media, if any message here carries it.
     pub async fn media_name_in_messages(&self, media_id: &str) -> Result<Option<String>> {
-        let rows: Vec<Option<String>> = self
-            .fetch("SELECT VALUE media FROM message WHERE media_id = $m LIMIT 1", json!({ "m": media_id }), 0)
-            .await?;
+        let Some((chat, seq)) = self.media_messages(media_id).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let rows: Vec<Option<String>> =
+            self.message_at(&chat, seq).await?.map(|m| m.media).into_iter().collect();
         // `media` is the message's media description as JSON.
         Ok(rows
             .into_iter()

@@ -56,6 +56,40 @@ impl Batch {
     }
 }
 
+/// Adds the statements that store `messages` as log entries (record ID `[chat, seq]`, the
+/// uniqueness rule: a second entry at one seq fails the transaction) and their media uses.
+fn append_messages(
+    sql: &mut String,
+    vars: &mut serde_json::Map<String, Value>,
+    messages: &[MessageRec],
+) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let msgs: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut v = doc(m)?;
+            v["id"] = json!([m.chat_id, m.seq]);
+            Ok(v)
+        })
+        .collect::<Result<_>>()?;
+    sql.push_str("INSERT INTO entry $msgs RETURN NONE;\n");
+    vars.insert("msgs".into(), Value::Array(msgs));
+    let uses: Vec<Value> = messages
+        .iter()
+        .filter_map(|m| {
+            let media = m.media_id.as_ref()?;
+            Some(json!({ "id": [media, m.chat_id, m.seq], "media_id": media, "chat_id": m.chat_id, "seq": m.seq }))
+        })
+        .collect();
+    if !uses.is_empty() {
+        sql.push_str("INSERT INTO media_use $uses RETURN NONE;\n");
+        vars.insert("uses".into(), Value::Array(uses));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Commits the whole batch in one transaction; either all of it is durable or none.
     /// Every write says `RETURN NONE`: the writer needs no records back, and building and
@@ -66,6 +100,9 @@ impl Store {
         }
         let mut sql = String::from("BEGIN TRANSACTION;\n");
         let mut vars = serde_json::Map::new();
+        // Entries first: nothing in the batch refers to a record before it is written (patches
+        // below may target an entry of this same batch).
+        append_messages(&mut sql, &mut vars, &b.messages)?;
         let mut add = |name: &str, stmt: &str, v: Value| {
             sql.push_str(stmt);
             sql.push('\n');
@@ -92,18 +129,6 @@ impl Store {
                 "FOR $m IN $members { UPSERT type::record('member', [$m.chat_id, $m.user_id]) CONTENT $m RETURN NONE; };",
                 doc(&b.members)?,
             );
-        }
-        if !b.messages.is_empty() {
-            let msgs: Vec<Value> = b
-                .messages
-                .iter()
-                .map(|m| {
-                    let mut v = doc(m)?;
-                    v["id"] = Value::String(m.message_id.clone());
-                    Ok(v)
-                })
-                .collect::<Result<_>>()?;
-            add("msgs", "INSERT INTO message $msgs RETURN NONE;", Value::Array(msgs));
         }
         if !b.idem.is_empty() {
             let keys: Vec<Value> = b
@@ -133,13 +158,14 @@ impl Store {
             // Deleting for everyone also releases the message's media, in the same transaction.
             add(
                 "patches",
-                "FOR $p IN $patches { UPDATE message SET text = $p.t, edited_at = $p.e, deleted = $p.d WHERE chat_id = $p.c AND seq = $p.s; };
+                "FOR $p IN $patches { UPDATE type::record('entry', [$p.c, $p.s]) SET text = $p.t, edited_at = $p.e, deleted = $p.d RETURN NONE; };
                  FOR $p IN $patches { IF $p.d {
-                   LET $m = (SELECT VALUE media_id FROM message WHERE chat_id = $p.c AND seq = $p.s)[0];
+                   LET $m = (SELECT VALUE media_id FROM type::record('entry', [$p.c, $p.s]))[0];
                    IF $m != NONE {
                      UPDATE type::record('media', $m) SET refs -= 1;
                      UPDATE type::record('media', $m) SET released = true WHERE refs <= 0;
-                     UPDATE message SET media_id = NONE, media = NONE WHERE chat_id = $p.c AND seq = $p.s;
+                     UPDATE type::record('entry', [$p.c, $p.s]) SET media_id = NONE, media = NONE RETURN NONE;
+                     DELETE type::record('media_use', [$m, $p.c, $p.s]);
                    };
                  }; };",
                 Value::Array(p),
@@ -191,6 +217,18 @@ impl Store {
         self.exec(&sql, Value::Object(vars)).await
     }
 
+    /// Schema v6's move: `batch`'s messages into `entry` and `media_use`, and the old
+    /// `message` records (by record key) deleted, in one transaction.
+    pub(crate) async fn commit_moved(&self, batch: &Batch, old_keys: &[Value]) -> Result<()> {
+        let (mut sql, mut vars) = (String::from("BEGIN TRANSACTION;\n"), serde_json::Map::new());
+        append_messages(&mut sql, &mut vars, &batch.messages)?;
+        sql.push_str(
+            "FOR $k IN $old { DELETE type::record('message', $k) RETURN NONE; };\nCOMMIT TRANSACTION;",
+        );
+        vars.insert("old".into(), Value::Array(old_keys.to_vec()));
+        self.exec(&sql, Value::Object(vars)).await
+    }
+
     /// Writes chat heads and senders' marks that the writer left behind its log (see the
     /// core's `writer::deferred`). Never moves either backwards: a head or mark written in a
     /// later writer batch may already be on disk.
@@ -221,17 +259,18 @@ impl Store {
 
     /// The highest seq in a chat's log after `from` (`from` itself when nothing follows it).
     pub async fn log_end(&self, chat_id: &str, from: i64) -> Result<i64> {
-        let last: Option<i64> = self
-            .fetch_one(
-                "SELECT VALUE seq FROM message WHERE chat_id = $c AND seq > $s ORDER BY seq DESC LIMIT 1",
-                json!({ "c": chat_id, "s": from }),
+        let seqs: Vec<i64> = self
+            .fetch(
+                "SELECT VALUE seq FROM entry:[$c, $f]..=[$c, $max]",
+                json!({ "c": chat_id, "f": from.saturating_add(1), "max": i64::MAX }),
                 0,
             )
             .await?;
-        Ok(last.unwrap_or(from).max(from))
+        Ok(seqs.into_iter().max().unwrap_or(from).max(from))
     }
 
-    /// Entries with `after < seq <= upto`, oldest first, at most `limit`.
+    /// Entries with `after < seq <= upto`, oldest first, at most `limit`: one range of record
+    /// IDs (`[chat, seq]`), read in key order.
     pub async fn messages_after(
         &self,
         chat_id: &str,
@@ -239,15 +278,23 @@ impl Store {
         upto: i64,
         limit: usize,
     ) -> Result<Vec<MessageRec>> {
-        self.fetch(
-            "SELECT * FROM message WHERE chat_id = $c AND seq > $a AND seq <= $u ORDER BY seq ASC LIMIT $l",
-            json!({ "c": chat_id, "a": after, "u": upto, "l": limit }),
-            0,
-        )
-        .await
+        if upto <= after || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<MessageRec> = self
+            .fetch(
+                "SELECT * FROM entry:[$c, $f]..=[$c, $u] LIMIT $l",
+                json!({ "c": chat_id, "f": after + 1, "u": upto, "l": limit }),
+                0,
+            )
+            .await?;
+        rows.sort_by_key(|r| r.seq);
+        Ok(rows)
     }
 
-    /// Entries with `min_seq <= seq < before`, newest first, at most `limit`.
+    /// Entries with `min_seq <= seq < before`, newest first, at most `limit`. Seqs are dense,
+    /// so the page is the `limit` seqs below `before`; a window is widened only where entries
+    /// are missing (a replica's log may start later than its chat's).
     pub async fn history(
         &self,
         chat_id: &str,
@@ -255,31 +302,55 @@ impl Store {
         min_seq: i64,
         limit: usize,
     ) -> Result<Vec<MessageRec>> {
-        self.fetch(
-            "SELECT * FROM message WHERE chat_id = $c AND seq < $b AND seq >= $m ORDER BY seq DESC LIMIT $l",
-            json!({ "c": chat_id, "b": before, "m": min_seq, "l": limit }),
-            0,
-        )
-        .await
+        let mut out: Vec<MessageRec> = Vec::new();
+        let mut hi = before - 1;
+        while out.len() < limit && hi >= min_seq {
+            let lo = (hi - (limit - out.len()) as i64 + 1).max(min_seq);
+            let mut rows: Vec<MessageRec> = self
+                .fetch(
+                    "SELECT * FROM entry:[$c, $lo]..=[$c, $hi]",
+                    json!({ "c": chat_id, "lo": lo, "hi": hi }),
+                    0,
+                )
+                .await?;
+            rows.sort_by_key(|r| std::cmp::Reverse(r.seq));
+            out.extend(rows);
+            hi = lo - 1;
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     pub async fn message_at(&self, chat_id: &str, seq: i64) -> Result<Option<MessageRec>> {
-        self.fetch_one(
-            "SELECT * FROM message WHERE chat_id = $c AND seq = $s",
-            json!({ "c": chat_id, "s": seq }),
-            0,
-        )
-        .await
+        self.fetch_one("SELECT * FROM type::record('entry', [$c, $s])", json!({ "c": chat_id, "s": seq }), 0)
+            .await
     }
 
-    /// The newest entry a chat list shows (a text or system message), at or after `min_seq`.
-    pub async fn last_visible_message(&self, chat_id: &str, min_seq: i64) -> Result<Option<MessageRec>> {
-        self.fetch_one(
-            "SELECT * FROM message WHERE chat_id = $c AND seq >= $m AND kind IN ['text', 'system'] ORDER BY seq DESC LIMIT 1",
-            json!({ "c": chat_id, "m": min_seq }),
-            0,
-        )
-        .await
+    /// The newest entry a chat list shows (a text or system message) with
+    /// `min_seq <= seq <= upto`, read backwards from `upto` a window at a time.
+    pub async fn last_visible_message(
+        &self,
+        chat_id: &str,
+        min_seq: i64,
+        upto: i64,
+    ) -> Result<Option<MessageRec>> {
+        const WINDOW: i64 = 32;
+        let mut hi = upto;
+        while hi >= min_seq {
+            let lo = (hi - WINDOW + 1).max(min_seq);
+            let rows: Vec<MessageRec> = self
+                .fetch(
+                    "SELECT * FROM entry:[$c, $lo]..=[$c, $hi] WHERE kind IN ['text', 'system']",
+                    json!({ "c": chat_id, "lo": lo, "hi": hi }),
+                    0,
+                )
+                .await?;
+            if let Some(m) = rows.into_iter().max_by_key(|r| r.seq) {
+                return Ok(Some(m));
+            }
+            hi = lo - 1;
+        }
+        Ok(None)
     }
 
     /// Messages from others after `after` that count as unread.
@@ -290,8 +361,8 @@ impl Store {
         }
         Ok(self
             .fetch_one::<Count>(
-                "SELECT count() FROM message WHERE chat_id = $c AND seq > $a AND sender != $me AND kind = 'text' AND deleted = false GROUP ALL",
-                json!({ "c": chat_id, "a": after, "me": me }),
+                "SELECT count() FROM entry:[$c, $a]..=[$c, $max] WHERE sender != $me AND kind = 'text' AND deleted = false GROUP ALL",
+                json!({ "c": chat_id, "a": after.saturating_add(1), "max": i64::MAX, "me": me }),
                 0,
             )
             .await?
@@ -323,15 +394,16 @@ impl Store {
         let rows: Vec<Expired> = self
             .fetch(
                 "BEGIN TRANSACTION;
-                 LET $old = SELECT chat_id, seq, media_id FROM message
+                 LET $old = SELECT chat_id, seq, media_id FROM entry
                      WHERE created_at < $before AND deleted = false AND kind IN ['text', 'image', 'video', 'audio', 'file']
                      LIMIT $limit;
                  FOR $m IN $old {
-                     UPDATE message SET text = NONE, media = NONE, media_id = NONE, deleted = true
-                         WHERE chat_id = $m.chat_id AND seq = $m.seq;
+                     UPDATE type::record('entry', [$m.chat_id, $m.seq])
+                         SET text = NONE, media = NONE, media_id = NONE, deleted = true RETURN NONE;
                      IF $m.media_id != NONE {
                          UPDATE type::record('media', $m.media_id) SET refs -= 1;
                          UPDATE type::record('media', $m.media_id) SET released = true WHERE refs <= 0;
+                         DELETE type::record('media_use', [$m.media_id, $m.chat_id, $m.seq]);
                      };
                  };
                  RETURN $old;

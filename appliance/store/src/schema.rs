@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::{Result, Store, StoreError};
 
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Step `n` migrates from version `n` to `n + 1`.
-const STEPS: &[&str] = &[V1, V2, V3, V4, V5];
+const STEPS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = r#"
 DEFINE TABLE IF NOT EXISTS user SCHEMAFULL;
@@ -238,6 +238,48 @@ DEFINE FIELD IF NOT EXISTS message_id ON fed_pending TYPE string;
 DEFINE FIELD IF NOT EXISTS at ON fed_pending TYPE int;
 "#;
 
+/// Version 6: chat log entries keyed by `[chat, seq]` in a schemaless table (`entry`), and
+/// which messages carry which media in `media_use`. The record ID is the `(chat, seq)`
+/// uniqueness rule and the order of history, sync and unread counts (range scans, no index);
+/// SCHEMAFULL field checks and the two indexes of `message` were two thirds of the cost of
+/// appending (`BENCHMARKS.md`). The records are typed by Parley's own structs on both sides.
+/// Existing messages are moved by [`move_messages`] before the version is recorded.
+const V6: &str = r#"
+DEFINE TABLE IF NOT EXISTS entry SCHEMALESS;
+DEFINE TABLE IF NOT EXISTS media_use SCHEMALESS;
+DEFINE INDEX IF NOT EXISTS media_use_media ON media_use FIELDS media_id;
+"#;
+
+/// Moves every `message` record to `entry` (and its media to `media_use`), 1,000 per
+/// transaction, then removes the old table. A crash leaves each chunk either moved or not, and
+/// the next start continues.
+async fn move_messages(store: &Store) -> Result<usize> {
+    const CHUNK: usize = 1000;
+    #[derive(Deserialize)]
+    struct Old {
+        key: serde_json::Value,
+        #[serde(flatten)]
+        rec: crate::records::MessageRec,
+    }
+    let mut moved = 0;
+    loop {
+        let rows: Vec<Old> = store
+            .fetch("SELECT *, record::id(id) AS key OMIT id FROM message LIMIT $n", json!({ "n": CHUNK }), 0)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let keys: Vec<serde_json::Value> = rows.iter().map(|r| r.key.clone()).collect();
+        let batch =
+            crate::Batch { messages: rows.into_iter().map(|r| r.rec).collect(), ..Default::default() };
+        moved += batch.messages.len();
+        store.commit_moved(&batch, &keys).await?;
+        tracing::info!(moved, "moving messages to the entry table");
+    }
+    store.exec("REMOVE TABLE IF EXISTS message;", json!({})).await?;
+    Ok(moved)
+}
+
 #[derive(Deserialize)]
 struct Meta {
     version: i64,
@@ -261,6 +303,11 @@ pub(crate) async fn migrate(store: &Store) -> Result<()> {
     for (from, step) in STEPS.iter().enumerate().skip(current as usize) {
         let to = from as i64 + 1;
         tracing::info!(from, to, "migrating database schema");
+        if to == 6 {
+            store.exec(step, json!({})).await?;
+            let moved = move_messages(store).await?;
+            tracing::info!(moved, "messages moved to the entry table");
+        }
         store
             .exec(
                 &format!(
@@ -271,4 +318,60 @@ pub(crate) async fn migrate(store: &Store) -> Result<()> {
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data dir of schema 5 (messages in `message`, keyed by message ID) is moved to `entry`
+    /// in chunks on start, and every read works on the moved log.
+    #[tokio::test]
+    async fn messages_move_to_the_entry_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}?sync=every", dir.path().join("db").display());
+        let limits = crate::EngineLimits { block_cache_bytes: 16 << 20, memtable_bytes: 64 << 20 };
+        let store = Store::open(&url, "parley", "parley", limits).await.unwrap();
+        // Back to schema 5: the old table, 2,500 messages in two chats, one carrying media.
+        store.exec(V1, json!({})).await.unwrap();
+        store.exec(V2, json!({})).await.unwrap();
+        let rows: Vec<serde_json::Value> = (1..=2500)
+            .map(|i| {
+                let chat = if i % 2 == 0 { "c1@x.org" } else { "c2@x.org" };
+                let mut v = json!({ "id": format!("m{i}"), "message_id": format!("m{i}"), "chat_id": chat,
+                    "seq": (i + 1) / 2, "sender": "ana@x.org", "kind": "text", "text": format!("t{i}"),
+                    "created_at": i, "deleted": false });
+                if i == 8 {
+                    v["media_id"] = json!("med1");
+                    v["media"] = json!(r#"{"name":"a.pdf"}"#);
+                }
+                v
+            })
+            .collect();
+        store
+            .exec(
+                "INSERT INTO message $rows RETURN NONE; UPSERT meta:schema SET version = 5;",
+                json!({ "rows": rows }),
+            )
+            .await
+            .unwrap();
+
+        migrate(&store).await.unwrap();
+        let n: Option<serde_json::Value> =
+            store.fetch_one("SELECT count() AS n FROM entry GROUP ALL", json!({}), 0).await.unwrap();
+        assert_eq!(n.unwrap()["n"], 2500);
+        let old: Vec<serde_json::Value> = store.fetch("INFO FOR DB", json!({}), 0).await.unwrap();
+        assert!(old[0]["tables"].get("message").is_none(), "{old:?}");
+        let page = store.history("c1@x.org", 1251, 1, 3).await.unwrap();
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1250, 1249, 1248]);
+        assert_eq!(page[0].message_id, "m2500");
+        let after = store.messages_after("c2@x.org", 10, 1250, 2).await.unwrap();
+        assert_eq!(after.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![11, 12]);
+        assert_eq!(store.log_end("c1@x.org", 1200).await.unwrap(), 1250);
+        assert_eq!(store.media_messages("med1").await.unwrap(), vec![("c1@x.org".to_owned(), 4)]);
+        assert_eq!(store.media_name_in_messages("med1").await.unwrap().as_deref(), Some("a.pdf"));
+        assert_eq!(store.unread_count("c1@x.org", 1240, "bob@x.org").await.unwrap(), 10);
+        assert_eq!(store.last_visible_message("c1@x.org", 1, 1250).await.unwrap().unwrap().seq, 1250);
+        store.close().await;
+    }
 }

@@ -154,8 +154,8 @@ async fn batches_history_receipts_and_reopen() {
     let m = store.member(chat, "ana@example.org").await.unwrap().unwrap();
     assert_eq!((m.read_seq, m.delivered_seq, m.read_at), (5, 5, 20));
     assert_eq!(store.memberships("bob@example.org").await.unwrap().len(), 1);
-    assert_eq!(store.last_visible_message(chat, 1).await.unwrap().unwrap().seq, 5);
-    // A duplicate seq is refused by the unique index and the batch leaves nothing behind.
+    assert_eq!(store.last_visible_message(chat, 1, 5).await.unwrap().unwrap().seq, 5);
+    // A duplicate seq is refused by the record ID and the batch leaves nothing behind.
     let dup = Batch { messages: vec![msg(chat, 5, "bob@example.org")], ..Default::default() };
     assert!(store.commit_batch(&dup).await.is_err());
 }
