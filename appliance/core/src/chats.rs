@@ -304,7 +304,9 @@ impl Core {
         let state = self.inner.member_state(chat, &ctx.user).await?;
         let joined = state.member(&ctx.user).map_or(u64::MAX, |m| m.joined_seq);
         let limit = limit.clamp(1, 200);
-        let before = before.unwrap_or(u64::MAX / 2).min(i64::MAX as u64) as i64;
+        // Pages are windows of seqs below `before`: start no higher than the end of the log.
+        let end = state.last_seq.load(std::sync::atomic::Ordering::Acquire) + 1;
+        let before = before.unwrap_or(end).min(end) as i64;
         let rows = self.inner.store.history(chat.as_str(), before, joined as i64, limit).await?;
         let messages: Vec<Message> = rows.into_iter().map(convert::message).collect::<Result<_>>()?;
         let next_before = match messages.last() {

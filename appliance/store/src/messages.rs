@@ -294,7 +294,8 @@ impl Store {
 
     /// Entries with `min_seq <= seq < before`, newest first, at most `limit`. Seqs are dense,
     /// so the page is the `limit` seqs below `before`; a window is widened only where entries
-    /// are missing (a replica's log may start later than its chat's).
+    /// are missing (a replica's log may start later than its chat's). `before` should be at
+    /// most one past the log's end: the windows walk down from it.
     pub async fn history(
         &self,
         chat_id: &str,
