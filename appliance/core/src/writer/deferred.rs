@@ -95,17 +95,19 @@ impl Deferred {
             tracing::warn!(error = %e, "writing chat heads and marks failed; will retry");
             return;
         }
-        {
-            let mut pending = self.heads.lock();
-            for (c, m) in &heads {
-                if pending.get(c) == Some(m) {
-                    pending.remove(c);
-                }
-                if let Some(s) = inner.chats.get(c) {
-                    s.stored_activity.fetch_max(m.at, Ordering::AcqRel);
-                }
+        // Only the cached state's record of what is on disk; no lock of ours held meanwhile.
+        for (c, m) in &heads {
+            if let Some(s) = inner.chats.get(c) {
+                s.stored_activity.fetch_max(m.at, Ordering::AcqRel);
             }
         }
+        let mut pending = self.heads.lock();
+        for (c, m) in &heads {
+            if pending.get(c) == Some(m) {
+                pending.remove(c);
+            }
+        }
+        drop(pending);
         let mut pending = self.marks.lock();
         for (k, m) in &marks {
             if pending.get(k) == Some(m) {
