@@ -19,6 +19,9 @@ use parley_config::{LogFormat, Settings, Source};
 use parley_core::{Core, NewUser};
 use parley_store::Store;
 
+/// Stack of the runtime's threads; SurrealDB's own server raises it for the same reason.
+const RUNTIME_STACK: usize = 10 << 20;
+
 #[derive(Parser)]
 #[command(name = "parley", version, about = "Parley: a self-hosted, federated chat appliance")]
 struct Cli {
@@ -396,7 +399,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // One TLS implementation for the whole process (rustls with ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Query execution in the embedded database is deep (far deeper in debug builds); 2 MiB,
+    // the default, overflows there. Stacks are reserved, not committed, until used.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().thread_stack_size(RUNTIME_STACK).enable_all().build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::CheckConfig(args) => {

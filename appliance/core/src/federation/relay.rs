@@ -125,20 +125,15 @@ pub(crate) fn chats_federated(inner: &Arc<Inner>, chats: Vec<ChatId>) {
         let mut announced = std::collections::HashSet::new();
         for chat in chats {
             let Ok(Some(state)) = core.inner.chat_state(&chat).await else { continue };
-            let mut learned = false;
             for u in state.members.keys() {
                 if core.inner.is_local(u.server()) {
                     if core.inner.hub.is_online(u) && announced.insert(u.clone()) {
                         core.federate_presence(u, true, None);
                     }
                 } else if matches!(core.inner.store.user(u.as_str()).await, Ok(None)) {
-                    learned |= core.remote_user(u, false).await.is_ok();
+                    // Caching the profile refreshes the local members' chat lists.
+                    let _ = core.remote_user(u, false).await;
                 }
-            }
-            if learned {
-                let locals: Vec<UserId> =
-                    state.members.keys().filter(|u| core.inner.is_local(u.server())).cloned().collect();
-                core.inner.notify_chat_changed(chat, locals);
             }
         }
     });

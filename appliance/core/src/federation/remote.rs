@@ -46,8 +46,20 @@ impl Core {
                 };
                 // Two lookups of one user at once (a client and the profile learner) may clash
                 // on the write; the answer is good either way.
-                if let Err(e) = inner.store.upsert_remote_user(&rec).await {
-                    tracing::debug!(error = %e, user = %user, "remote profile not cached this time");
+                match inner.store.upsert_remote_user(&rec).await {
+                    // Chat lists built before this show the address or an old name: whoever
+                    // fetched it, the peers of 1:1 chats with this user get the new view.
+                    Ok(())
+                        if cached
+                            .as_ref()
+                            .is_none_or(|c| c.display_name != rec.display_name || c.avatar != rec.avatar) =>
+                    {
+                        inner.notify_profile_changed(user.clone())
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, user = %user, "remote profile not cached this time")
+                    }
                 }
                 Ok(rec)
             }

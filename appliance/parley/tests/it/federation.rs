@@ -156,6 +156,9 @@ async fn three_appliances_chat_across_organizations() {
     }
     assert!(online, "Ana shows online on b.test");
 
+    // Boxed: this test's future is already near the test thread's stack size in debug builds.
+    Box::pin(renamed_profile_reaches_chat_lists(&a, &ana, &b, &bob, &mut wb, &direct)).await;
+
     // --- A group homed on a.test with members on all three servers.
     let (s, g) = a
         .post("/api/chats/group", &ana.token, json!({ "name": "Tri-org", "members": [bob.id, cid.id] }))
@@ -493,4 +496,22 @@ async fn members_on_servers_that_do_not_peer_each_other() {
     wb.send(json!({ "type": "read", "chat_id": group, "seq": m["seq"] })).await;
     let r = until(&mut wc, "receipt", |f| f["user_id"] == "bob@b.test").await;
     assert_eq!((r["kind"].as_str(), &r["seq"]), (Some("read"), &m["seq"]));
+}
+
+/// Ana renames herself; when b.test fetches her profile again (Bob looks her up), Bob's chat
+/// list gets the chat under her new name, whoever triggered the fetch.
+async fn renamed_profile_reaches_chat_lists(
+    a: &TestAppliance,
+    ana: &TestUser,
+    b: &TestAppliance,
+    bob: &TestUser,
+    wb: &mut WsClient,
+    direct: &str,
+) {
+    let (s, _) =
+        a.call("PATCH", "/api/me", Some(&ana.token), Some(json!({ "display_name": "Ana Costa" }))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, p) = b.get("/api/users/lookup?username=ana@a.test", &bob.token).await;
+    assert_eq!((s, p["display_name"].as_str()), (StatusCode::OK, Some("Ana Costa")), "{p}");
+    until(wb, "chat", |f| f["chat"]["chat_id"] == direct && f["chat"]["name"] == "Ana Costa").await;
 }
