@@ -8,9 +8,13 @@
 //! - `old`: the message table as in schema v1 (SCHEMAFULL, unique `(chat_id, seq)` index,
 //!   `media_id` index); `msgless`: schemaless, no index; `arr`: schemaless with record IDs
 //!   `[chat, seq]`;
-//! - `noidem` / `idemless`: no idempotency records / schemaless ones;
+//! - `noidem` / `idemless`: no idempotency records / schemaless ones; `idemslim`: schemaless
+//!   with only the entry's `[chat, seq]`; `idembatch`: one record per batch holding its keys;
+//!   `idemkeys`: the same with the keys built by the caller;
 //! - `nochat`: no chat head update per chat;
-//! - `nomarks`: no sender mark update per sender; `markless`: marks in a schemaless table.
+//! - `nomarks`: no sender mark update per sender; `markless`: marks in a schemaless table;
+//! - `lookup`: the writer's idempotency lookup (one query for the batch's keys) before each
+//!   commit; `slim`: entries without the fields their record ID or defaults already give.
 //!
 //! ```sh
 //! cargo build --release -p parley-store --example commit_shapes
@@ -158,7 +162,11 @@ async fn main() {
             let seq = seqs[c];
             let mid = format!("m{b}x{i}0123456789abcdef");
             let key = format!("u{u}|{mid}");
-            let mut m = json!({"message_id": mid, "chat_id": format!("c{c}"), "seq": seq, "sender": format!("u{u}"), "kind": "text", "text": text, "client_id": mid, "created_at": 1700000000000i64 + n as i64, "deleted": false});
+            let mut m = if has("slim") {
+                json!({"sender": format!("u{u}"), "kind": "text", "text": text, "client_id": mid, "created_at": 1700000000000i64 + n as i64})
+            } else {
+                json!({"message_id": mid, "chat_id": format!("c{c}"), "seq": seq, "sender": format!("u{u}"), "kind": "text", "text": text, "client_id": mid, "created_at": 1700000000000i64 + n as i64, "deleted": false})
+            };
             if has("arr") {
                 m["id"] = json!([format!("c{c}"), seq]);
             } else {
@@ -177,10 +185,27 @@ async fn main() {
         // last mark per sender
         let mut seen = std::collections::HashSet::new();
         let marks: Vec<Value> = marks.into_iter().rev().filter(|m| seen.insert(m["u"].to_string())).collect();
+        if has("lookup") {
+            // The writer's idempotency lookup before it plans a batch.
+            let keys: Vec<&Value> = idem.iter().map(|i| &i["key"]).collect();
+            run(
+                &ds,
+                &s,
+                "SELECT * FROM array::map($keys, |$k| type::record('idem', $k)) WHERE message_id != NONE",
+                json!({ "keys": keys }),
+            )
+            .await;
+        }
         let mut sql = String::from("BEGIN TRANSACTION;\n");
         let table = if has("arr") || has("msgless") { "msg" } else { "message" };
         sql.push_str(&format!("INSERT INTO {table} $msgs RETURN NONE;\n"));
-        if !has("noidem") {
+        if has("idemslim") {
+            sql.push_str("INSERT INTO idem2 (SELECT id, chat_id AS c, seq AS s FROM $idem) RETURN NONE;\n");
+        } else if has("idembatch") {
+            sql.push_str("CREATE type::record('idem2', [$b, 0]) SET k = $idem.map(|$i| [$i.key, $i.chat_id, $i.seq]) RETURN NONE;\n");
+        } else if has("idemkeys") {
+            sql.push_str("CREATE type::record('idem2', [$b, 0]) SET k = $k RETURN NONE;\n");
+        } else if !has("noidem") {
             let t = if has("idemless") { "idem2" } else { "idem" };
             sql.push_str(&format!("INSERT INTO {t} $idem RETURN NONE;\n"));
         }
@@ -195,7 +220,7 @@ async fn main() {
             }
         }
         sql.push_str("COMMIT TRANSACTION;");
-        run(&ds, &s, &sql, json!({"msgs": msgs, "idem": idem, "updates": updates, "marks": marks})).await;
+        run(&ds, &s, &sql, json!({"msgs": msgs, "k": idem.iter().map(|i| json!([i["key"], i["chat_id"], i["seq"]])).collect::<Vec<_>>(), "idem": idem, "updates": updates, "marks": marks, "b": b})).await;
     }
     let el = t0.elapsed().as_secs_f64();
     let c = cpu() - c0;

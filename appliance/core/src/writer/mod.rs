@@ -270,7 +270,7 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
                     Err(_) => break,
                 }
             }
-            run_batch(&inner, jobs).await;
+            run_batch(&inner, jobs, Lookup::Optimistic).await;
         }
         tracing::debug!("chat writer stopped");
     })
@@ -281,14 +281,27 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
 fn run_batch_boxed(
     inner: &Arc<Inner>,
     jobs: Vec<Job>,
+    lookup: Lookup,
 ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-    Box::pin(run_batch(inner, jobs))
+    Box::pin(run_batch(inner, jobs, lookup))
 }
 
-/// Plans, commits and answers one batch. If the commit fails and the batch held several jobs,
-/// each is retried in a batch of its own, so one bad operation (e.g. the same idempotency key
-/// sent to chats of two writers at once) fails only itself.
-async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
+/// Whether a batch looks up its idempotency keys before planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// No: a key already stored makes the commit fail (the key is the record ID), and the
+    /// batch is then planned again with `Always`. Resends are rare, and the lookup was a
+    /// sixth of the store's work per message (`BENCHMARKS.md`, session 6).
+    Optimistic,
+    Always,
+}
+
+/// Plans, commits and answers one batch. If an optimistic commit fails, the batch is planned
+/// again with its keys looked up (a resend of a stored message is then answered with it). If
+/// that fails too and the batch held several jobs, each is retried in a batch of its own, so
+/// one bad operation (e.g. the same idempotency key sent to chats of two writers at once)
+/// fails only itself.
+async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
     // One lookup for every idempotency key in the batch.
     let keys: Vec<String> = jobs
         .iter()
@@ -297,7 +310,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
             _ => None,
         })
         .collect();
-    let known: HashMap<String, IdemRec> = if keys.is_empty() {
+    let known: HashMap<String, IdemRec> = if keys.is_empty() || lookup == Lookup::Optimistic {
         HashMap::new()
     } else {
         match inner.store.idem_lookup(&keys).await {
@@ -372,13 +385,18 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>) {
     let committed = inner.store.commit_batch(&pending.batch).await;
     inner.metrics.db_commit.observe(started.elapsed().as_secs_f64());
     if let Err(e) = committed {
-        tracing::error!(error = %e, "batch commit failed");
         for chat in works.keys() {
             inner.chats.remove(chat);
         }
+        if lookup == Lookup::Optimistic && !keys.is_empty() {
+            tracing::debug!(error = %e, "optimistic batch commit failed; planning it again with its keys looked up");
+            run_batch_boxed(inner, planned.into_iter().map(|(job, _)| job).collect(), Lookup::Always).await;
+            return;
+        }
+        tracing::error!(error = %e, "batch commit failed");
         if planned.len() > 1 {
             for (job, _) in planned {
-                run_batch_boxed(inner, vec![job]).await;
+                run_batch_boxed(inner, vec![job], Lookup::Always).await;
             }
             return;
         }
