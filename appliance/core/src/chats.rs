@@ -349,25 +349,27 @@ impl Core {
 impl Inner {
     /// The chat as `viewer` sees it in a chat list.
     pub(crate) async fn summary(&self, chat: &ChatId, viewer: &UserId) -> Result<ChatSummary> {
+        let state = self.chat_state(chat).await?.ok_or(CoreError::NotFound("chat"))?;
+        // Heads and senders' marks are written behind the log: overlay what is still pending,
+        // taken before and after the reads (a flush may land in between).
+        let head_before = self.deferred.pending_head(chat);
+        let marks_before = self.deferred.marks_in(chat, state.members.keys());
         let rec = self.store.chat(chat.as_str()).await?.ok_or(CoreError::NotFound("chat"))?;
         let mut members = self.store.members(chat.as_str()).await?;
-        // Heads and senders' marks are written behind the log: overlay what is still pending.
         for m in &mut members {
-            if let Ok(user) = convert::user_id(&m.user_id)
-                && let Some(mark) = self.deferred.pending_mark(chat, &user)
-                && mark.seq as i64 > m.read_seq
-            {
-                m.read_seq = mark.seq as i64;
-                m.read_at = mark.at;
-                if mark.seq as i64 > m.delivered_seq {
-                    m.delivered_seq = mark.seq as i64;
-                    m.delivered_at = mark.at;
+            if let Ok(user) = convert::user_id(&m.user_id) {
+                for mark in [marks_before.get(&user).copied(), self.deferred.pending_mark(chat, &user)]
+                    .into_iter()
+                    .flatten()
+                {
+                    crate::writer::overlay(m, mark);
                 }
             }
         }
-        let last_activity =
-            self.deferred.pending_head(chat).map_or(rec.last_activity, |h| h.at.max(rec.last_activity));
-        let state = self.chat_state(chat).await?.ok_or(CoreError::NotFound("chat"))?;
+        let last_activity = [head_before, self.deferred.pending_head(chat)]
+            .into_iter()
+            .flatten()
+            .fold(rec.last_activity, |a, h| a.max(h.at));
         let me =
             members.iter().find(|m| m.user_id == viewer.as_str() && m.active).ok_or(CoreError::NotMember)?;
         let active: Vec<_> = members.iter().filter(|m| m.active).collect();

@@ -236,6 +236,9 @@ impl Connection {
         let mut out = Vec::new();
         let mut chats = 0u32;
         let mut messages = 0u64;
+        // A sender's own marks may still be pending (`writer::deferred`): taken before and
+        // after the read, as a flush may land in between.
+        let pending_before = inner.deferred.marks_of(&self.ctx.user);
         for m in inner.store.memberships(self.ctx.user.as_str()).await? {
             let chat = convert::chat_id(&m.chat_id)?;
             let Some(state) = inner.chat_state(&chat).await? else {
@@ -243,11 +246,11 @@ impl Connection {
             };
             let upto = state.last_seq.load(Ordering::Acquire);
             let floor = (m.joined_seq as Seq).saturating_sub(1);
-            // A sender's own mark may still be pending (`writer::deferred`).
-            let delivered = inner
-                .deferred
-                .pending_mark(&chat, &self.ctx.user)
-                .map_or(m.delivered_seq as Seq, |p| p.seq.max(m.delivered_seq as Seq));
+            let delivered =
+                [pending_before.get(&chat).copied(), inner.deferred.pending_mark(&chat, &self.ctx.user)]
+                    .into_iter()
+                    .flatten()
+                    .fold(m.delivered_seq as Seq, |d, p| d.max(p.seq));
             let cursor = cursors.get(&chat).copied().unwrap_or(delivered).max(floor).min(upto);
             let mut from = self.sent.get(&chat).copied().unwrap_or(0).max(cursor);
             chats += 1;

@@ -7,8 +7,10 @@
 //! own message. So the writer commits the log and answers, and this task writes the newest
 //! head and mark per chat and sender a moment later, one transaction for all of them.
 //!
-//! Until then readers overlay what is pending here (`head`, `mark`). After a crash a mark may
-//! be up to one flush interval behind (the chat looks unread up to the sender's own message);
+//! Until then readers overlay what is pending here (`head`, `mark`), looked up before their own
+//! read (a flush may write and drop an entry while they read) and after it (what was added
+//! meanwhile). After a crash a mark may be up to one flush interval behind (the chat looks
+//! unread up to the sender's own message);
 //! the writer still puts a head into its batch when the stored one is older than
 //! [`HEAD_STALE_MS`], so the stored `last_activity` that search catch-up selects chats by is
 //! never further behind than that.
@@ -21,6 +23,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use parley_store::ChatUpdate;
+use parley_store::records::MemberRec;
 use parley_types::{ChatId, Seq, UserId};
 
 use crate::Inner;
@@ -68,6 +71,22 @@ impl Deferred {
     /// The sender's mark not yet written, if any.
     pub(crate) fn pending_mark(&self, chat: &ChatId, user: &UserId) -> Option<Mark> {
         self.marks.lock().get(&(chat.clone(), user.clone())).copied()
+    }
+
+    /// The pending marks of `users` in `chat`, for a reader of member records to take before
+    /// its read (see the module docs).
+    pub(crate) fn marks_in<'a>(
+        &self,
+        chat: &ChatId,
+        users: impl Iterator<Item = &'a UserId>,
+    ) -> HashMap<UserId, Mark> {
+        let marks = self.marks.lock();
+        users.filter_map(|u| marks.get(&(chat.clone(), u.clone())).map(|m| (u.clone(), *m))).collect()
+    }
+
+    /// The pending marks of `user` in every chat (see `marks_in`).
+    pub(crate) fn marks_of(&self, user: &UserId) -> HashMap<ChatId, Mark> {
+        self.marks.lock().iter().filter(|((_, u), _)| u == user).map(|((c, _), m)| (c.clone(), *m)).collect()
     }
 
     /// Writes everything pending in one transaction. Entries that moved on meanwhile stay
@@ -129,4 +148,15 @@ pub(crate) fn spawn_flusher(inner: Arc<Inner>) {
             inner.deferred.flush(&inner).await;
         }
     });
+}
+
+/// Raises a member record to a pending mark (a sender has received and read their own entry).
+pub(crate) fn overlay(rec: &mut MemberRec, mark: Mark) {
+    let seq = mark.seq as i64;
+    if seq > rec.delivered_seq {
+        (rec.delivered_seq, rec.delivered_at) = (seq, mark.at);
+    }
+    if seq > rec.read_seq {
+        (rec.read_seq, rec.read_at) = (seq, mark.at);
+    }
 }

@@ -35,7 +35,7 @@ use crate::hub::{ConnId, Outbound, encode};
 mod apply;
 mod deferred;
 mod plan;
-pub(crate) use deferred::{Deferred, spawn_flusher};
+pub(crate) use deferred::{Deferred, overlay, spawn_flusher};
 pub(crate) use plan::idem_key;
 use plan::plan;
 

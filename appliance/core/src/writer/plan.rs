@@ -39,19 +39,17 @@ pub(super) async fn full_members<'a>(
     chat: &ChatId,
 ) -> Result<&'a mut HashMap<UserId, MemberRec>> {
     if w.full.is_none() {
+        // These records are written back whole: carry a sender's mark still pending, from
+        // before and after the read (a flush may land in between).
+        let before = inner.deferred.marks_in(chat, w.members.keys());
         let recs = inner.store.members(chat.as_str()).await?;
         let mut map = HashMap::new();
         for mut r in recs {
             let user = convert::user_id(&r.user_id)?;
-            // These records are written back whole: carry a sender's mark still pending.
-            if let Some(p) = inner.deferred.pending_mark(chat, &user) {
-                let seq = p.seq as i64;
-                if seq > r.delivered_seq {
-                    (r.delivered_seq, r.delivered_at) = (seq, p.at);
-                }
-                if seq > r.read_seq {
-                    (r.read_seq, r.read_at) = (seq, p.at);
-                }
+            for m in
+                [before.get(&user).copied(), inner.deferred.pending_mark(chat, &user)].into_iter().flatten()
+            {
+                super::deferred::overlay(&mut r, m);
             }
             map.insert(user, r);
         }
