@@ -49,7 +49,7 @@ pub(crate) fn entry_ops<'a>(entries: impl Iterator<Item = &'a Message>) -> Vec<O
                 | MessageKind::File
                     if !m.deleted =>
                 {
-                    Some(Op::Message(MessageDoc {
+                    Some(Op::Appended(MessageDoc {
                         chat_id,
                         seq: m.seq,
                         sender: m.sender.to_string(),
@@ -155,6 +155,7 @@ impl Inner {
                 from = last;
             }
         }
+        self.search.caught_up();
         Ok((users, entries))
     }
 

@@ -160,6 +160,7 @@ pub fn message_key(chat: &str, seq: u64) -> String {
 /// The indexer thread: applies ops, commits every `COMMIT_EVERY` when something changed.
 pub fn run(s: &Shared, mut w: Writers, rx: &mpsc::Receiver<Cmd>) {
     let mut pending: HashMap<String, MessageDoc> = HashMap::new();
+    let mut caught_up = false;
     let mut dirty = false;
     let mut through = 0i64;
     let mut last_commit = Instant::now();
@@ -175,10 +176,11 @@ pub fn run(s: &Shared, mut w: Writers, rx: &mpsc::Receiver<Cmd>) {
         match cmd {
             Some(Cmd::Ops(ops)) => {
                 for op in ops {
-                    through = through.max(apply(s, &mut w, &mut pending, op));
+                    through = through.max(apply(s, &mut w, &mut pending, op, caught_up));
                 }
                 dirty = true;
             }
+            Some(Cmd::CaughtUp) => caught_up = true,
             Some(Cmd::Flush(r)) => reply = Some(r),
             Some(Cmd::Stop) => stop = true,
             None => {}
@@ -216,18 +218,31 @@ fn commit(s: &Shared, w: &mut Writers, through: i64) -> Result<()> {
 }
 
 /// Applies one op; returns the entry time it covers.
-fn apply(s: &Shared, w: &mut Writers, pending: &mut HashMap<String, MessageDoc>, op: Op) -> i64 {
+fn apply(
+    s: &Shared,
+    w: &mut Writers,
+    pending: &mut HashMap<String, MessageDoc>,
+    op: Op,
+    caught_up: bool,
+) -> i64 {
     match op {
         Op::Message(d) => {
             let t = d.time;
-            put_message(s, w, pending, d);
+            put_message(s, w, pending, d, true);
+            t
+        }
+        Op::Appended(d) => {
+            let t = d.time;
+            // Catch-up may have read it too just before it ended; then it is still pending.
+            let fresh = caught_up && !pending.contains_key(&message_key(&d.chat_id, d.seq));
+            put_message(s, w, pending, d, !fresh);
             t
         }
         Op::Edit { chat_id, seq, text, at } => {
             let key = message_key(&chat_id, seq);
             if let Some(mut d) = pending.get(&key).cloned().or_else(|| stored_message(s, &key)) {
                 d.text = text;
-                put_message(s, w, pending, d);
+                put_message(s, w, pending, d, true);
             }
             at
         }
@@ -244,9 +259,18 @@ fn apply(s: &Shared, w: &mut Writers, pending: &mut HashMap<String, MessageDoc>,
     }
 }
 
-fn put_message(s: &Shared, w: &mut Writers, pending: &mut HashMap<String, MessageDoc>, d: MessageDoc) {
+/// Indexes `d`, first deleting any older copy when `replace`.
+fn put_message(
+    s: &Shared,
+    w: &mut Writers,
+    pending: &mut HashMap<String, MessageDoc>,
+    d: MessageDoc,
+    replace: bool,
+) {
     let key = message_key(&d.chat_id, d.seq);
-    w.messages.delete_term(Term::from_field_text(s.m.id, &key));
+    if replace {
+        w.messages.delete_term(Term::from_field_text(s.m.id, &key));
+    }
     let f = &s.m;
     let added = w.messages.add_document(doc!(
         f.id => key.as_str(),

@@ -69,6 +69,11 @@ pub struct UserDoc {
 pub enum Op {
     /// A new message, or the current state of one (replays are idempotent).
     Message(MessageDoc),
+    /// A message the chat log has just committed. Indexed without first deleting an older
+    /// copy (a tenth of the indexer's work) once [`Search::caught_up`] says that nothing else
+    /// indexes new messages; until then, and while the same message waits for the next commit,
+    /// as `Message`.
+    Appended(MessageDoc),
     /// New text for an indexed message; `at` is the edit's time.
     Edit {
         chat_id: String,
@@ -134,6 +139,7 @@ pub struct MessageHits {
 
 enum Cmd {
     Ops(Vec<Op>),
+    CaughtUp,
     Flush(mpsc::Sender<Result<()>>),
     Stop,
 }
@@ -184,6 +190,12 @@ impl Search {
         if !ops.is_empty() {
             let _ = self.tx.send(Cmd::Ops(ops));
         }
+    }
+
+    /// Catch-up from the database is over: from here on only the writers submit new messages,
+    /// each once, so `Op::Appended` needs no delete. Ops queued before this still get one.
+    pub fn caught_up(&self) {
+        let _ = self.tx.send(Cmd::CaughtUp);
     }
 
     /// Commits everything queued so far and waits until it is searchable (blocking).

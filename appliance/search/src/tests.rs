@@ -110,6 +110,32 @@ fn edits_and_deletes_are_reflected() {
 }
 
 #[test]
+fn appended_messages_are_indexed_once_around_catch_up() {
+    let (_d, s) = open();
+    let appended = |seq, text: &str| match msg("a", seq, text) {
+        Op::Message(d) => Op::Appended(d),
+        _ => unreachable!(),
+    };
+    let v = [vis("a", 1)];
+    // During catch-up the writers' new messages may also be read from the log: one copy each,
+    // in either order and across commits.
+    s.submit(vec![msg("a", 1, "twice one"), appended(1, "twice one"), appended(2, "twice two")]);
+    s.flush().unwrap();
+    s.submit(vec![msg("a", 2, "twice two")]);
+    s.caught_up();
+    // After it: a message caught up just before the end and appended after it, in one commit.
+    s.submit(vec![msg("a", 3, "twice three"), appended(3, "twice three"), appended(4, "twice four")]);
+    s.flush().unwrap();
+    let h = s.messages(&q("twice"), &v).unwrap();
+    assert_eq!(seqs(&h), vec![("a".into(), 4), ("a".into(), 3), ("a".into(), 2), ("a".into(), 1)]);
+    // An appended message is edited like any other.
+    s.submit(vec![Op::Edit { chat_id: "a".into(), seq: 4, text: "changed".into(), at: 9_000 }]);
+    s.flush().unwrap();
+    assert_eq!(s.messages(&q("twice"), &v).unwrap().total, 3);
+    assert_eq!(s.messages(&q("changed"), &v).unwrap().total, 1);
+}
+
+#[test]
 fn any_input_is_a_query_or_a_clear_error() {
     let (_d, s) = open();
     s.submit(vec![msg("a", 1, "hello (world) AND or: not")]);
