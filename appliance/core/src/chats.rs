@@ -357,13 +357,10 @@ impl Inner {
         let rec = self.store.chat(chat.as_str()).await?.ok_or(CoreError::NotFound("chat"))?;
         let mut members = self.store.members(chat.as_str()).await?;
         for m in &mut members {
-            if let Ok(user) = convert::user_id(&m.user_id) {
-                for mark in [marks_before.get(&user).copied(), self.deferred.pending_mark(chat, &user)]
-                    .into_iter()
-                    .flatten()
-                {
-                    crate::writer::overlay(m, mark);
-                }
+            if let Ok(user) = convert::user_id(&m.user_id)
+                && let Some(mark) = self.deferred.mark_since(marks_before.get(&user), chat, &user)
+            {
+                crate::writer::overlay(m, mark);
             }
         }
         let last_activity = [head_before, self.deferred.pending_head(chat)]

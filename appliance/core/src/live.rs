@@ -246,11 +246,10 @@ impl Connection {
             };
             let upto = state.last_seq.load(Ordering::Acquire);
             let floor = (m.joined_seq as Seq).saturating_sub(1);
-            let delivered =
-                [pending_before.get(&chat).copied(), inner.deferred.pending_mark(&chat, &self.ctx.user)]
-                    .into_iter()
-                    .flatten()
-                    .fold(m.delivered_seq as Seq, |d, p| d.max(p.seq));
+            let delivered = inner
+                .deferred
+                .mark_since(pending_before.get(&chat), &chat, &self.ctx.user)
+                .map_or(m.delivered_seq as Seq, |p| p.seq.max(m.delivered_seq as Seq));
             let cursor = cursors.get(&chat).copied().unwrap_or(delivered).max(floor).min(upto);
             let mut from = self.sent.get(&chat).copied().unwrap_or(0).max(cursor);
             chats += 1;

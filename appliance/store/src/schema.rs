@@ -304,6 +304,7 @@ pub(crate) async fn migrate(store: &Store) -> Result<()> {
         let to = from as i64 + 1;
         tracing::info!(from, to, "migrating database schema");
         if to == 6 {
+            // The tables must exist before the move; defining them again below is a no-op.
             store.exec(step, json!({})).await?;
             let moved = move_messages(store).await?;
             tracing::info!(moved, "messages moved to the entry table");

@@ -130,8 +130,9 @@ pub(crate) fn chats_federated(inner: &Arc<Inner>, chats: Vec<ChatId>) {
                     if core.inner.hub.is_online(u) && announced.insert(u.clone()) {
                         core.federate_presence(u, true, None);
                     }
-                } else if matches!(core.inner.store.user(u.as_str()).await, Ok(None)) {
-                    // Caching the profile refreshes the local members' chat lists.
+                } else {
+                    // Fetched only when not cached; caching it refreshes the local members'
+                    // chat lists.
                     let _ = core.remote_user(u, false).await;
                 }
             }

@@ -69,7 +69,7 @@ impl Deferred {
     }
 
     /// The sender's mark not yet written, if any.
-    pub(crate) fn pending_mark(&self, chat: &ChatId, user: &UserId) -> Option<Mark> {
+    fn pending_mark(&self, chat: &ChatId, user: &UserId) -> Option<Mark> {
         self.marks.lock().get(&(chat.clone(), user.clone())).copied()
     }
 
@@ -87,6 +87,12 @@ impl Deferred {
     /// The pending marks of `user` in every chat (see `marks_in`).
     pub(crate) fn marks_of(&self, user: &UserId) -> HashMap<ChatId, Mark> {
         self.marks.lock().iter().filter(|((_, u), _)| u == user).map(|((c, _), m)| (c.clone(), *m)).collect()
+    }
+
+    /// After a read: the newer of the mark taken before it (`marks_in`, `marks_of`) and the one
+    /// pending now.
+    pub(crate) fn mark_since(&self, before: Option<&Mark>, chat: &ChatId, user: &UserId) -> Option<Mark> {
+        before.copied().into_iter().chain(self.pending_mark(chat, user)).max_by_key(|m| m.seq)
     }
 
     /// Writes everything pending in one transaction. Entries that moved on meanwhile stay

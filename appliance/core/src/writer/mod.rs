@@ -302,15 +302,19 @@ enum Lookup {
 /// one bad operation (e.g. the same idempotency key sent to chats of two writers at once)
 /// fails only itself.
 async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
+    let sends = jobs.iter().any(|j| matches!(j.op, Op::Send { .. }));
     // One lookup for every idempotency key in the batch.
-    let keys: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| match &j.op {
-            Op::Send { sender, client_id, .. } => Some(idem_key(sender, client_id)),
-            _ => None,
-        })
-        .collect();
-    let known: HashMap<String, IdemRec> = if keys.is_empty() || lookup == Lookup::Optimistic {
+    let keys: Vec<String> = match lookup {
+        Lookup::Optimistic => Vec::new(),
+        Lookup::Always => jobs
+            .iter()
+            .filter_map(|j| match &j.op {
+                Op::Send { sender, client_id, .. } => Some(idem_key(sender, client_id)),
+                _ => None,
+            })
+            .collect(),
+    };
+    let known: HashMap<String, IdemRec> = if keys.is_empty() {
         HashMap::new()
     } else {
         match inner.store.idem_lookup(&keys).await {
@@ -388,7 +392,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
         for chat in works.keys() {
             inner.chats.remove(chat);
         }
-        if lookup == Lookup::Optimistic && !keys.is_empty() {
+        if lookup == Lookup::Optimistic && sends {
             tracing::debug!(error = %e, "optimistic batch commit failed; planning it again with its keys looked up");
             run_batch_boxed(inner, planned.into_iter().map(|(job, _)| job).collect(), Lookup::Always).await;
             return;

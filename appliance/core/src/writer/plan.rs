@@ -46,9 +46,7 @@ pub(super) async fn full_members<'a>(
         let mut map = HashMap::new();
         for mut r in recs {
             let user = convert::user_id(&r.user_id)?;
-            for m in
-                [before.get(&user).copied(), inner.deferred.pending_mark(chat, &user)].into_iter().flatten()
-            {
+            if let Some(m) = inner.deferred.mark_since(before.get(&user), chat, &user) {
                 super::deferred::overlay(&mut r, m);
             }
             map.insert(user, r);
