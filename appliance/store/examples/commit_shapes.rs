@@ -126,6 +126,9 @@ async fn main() {
     }
     let s = Session::owner().with_ns("n").with_db("d");
     run(&ds, &s, SCHEMA_OLD, json!({})).await;
+    if variant.split(',').any(|p| p == "uniq") {
+        run(&ds, &s, "DEFINE INDEX msg_idem ON msg FIELDS sender, client_id UNIQUE;", json!({})).await;
+    }
     // chats and members
     let mut chats = Vec::new();
     let mut members = Vec::new();

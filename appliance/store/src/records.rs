@@ -156,7 +156,7 @@ pub struct MessageRec {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdemRec {
-    /// `sender|client_id`.
+    /// `sender|chat|client_id`.
     pub key: String,
     pub message_id: String,
     pub chat_id: String,

@@ -87,7 +87,8 @@ DEFINE FIELD IF NOT EXISTS edited_at ON message TYPE option<int>;
 DEFINE FIELD IF NOT EXISTS deleted ON message TYPE bool;
 DEFINE INDEX IF NOT EXISTS message_chat_seq ON message FIELDS chat_id, seq UNIQUE;
 
--- Idempotency keys: record key `sender|client_id` -> the message it produced.
+-- Idempotency keys of sends into chats homed elsewhere: record key `sender|chat|client_id` -> the
+-- message it produced (older builds wrote `sender|client_id` for every send; those are unused).
 DEFINE TABLE IF NOT EXISTS idem SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS key ON idem TYPE string;
 DEFINE FIELD IF NOT EXISTS message_id ON idem TYPE string;
@@ -232,7 +233,7 @@ DEFINE INDEX IF NOT EXISTS fed_outbox_dest ON fed_outbox FIELDS dest, n;
 DEFINE TABLE IF NOT EXISTS fed_key SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS key ON fed_key TYPE string;
 
--- Key `sender|client_id` -> the message ID of a send forwarded to a remote home server.
+-- Key `sender|chat|client_id` -> the message ID of a send forwarded to a remote home server.
 DEFINE TABLE IF NOT EXISTS fed_pending SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS message_id ON fed_pending TYPE string;
 DEFINE FIELD IF NOT EXISTS at ON fed_pending TYPE int;

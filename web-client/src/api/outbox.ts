@@ -1,6 +1,11 @@
 // Messages typed by the user that the server has not acknowledged yet. Each keeps its
-// idempotency key (client_id) for its whole life, so resending after a reconnect never
-// creates a duplicate (docs/protocol.md §3 `send`).
+// idempotency key (client_id) for its whole life. The server only recognises a resend for a
+// limited time (docs/protocol.md §3 `send`), so after a reconnect realtime.ts first drops the
+// items whose message comes back in the sync replay and only then resends the rest. For the
+// replay to include such a message even after a reload (when the chats are rebuilt from their
+// summaries and the cursors start at each chat's latest entry), every item remembers the end of
+// its chat when it was queued (`after_seq`) and the sync starts no later than that
+// (cursorsWithPending).
 import type { ChatId, Media, Seq } from './types';
 
 export type PendingStatus = 'queued' | 'sent' | 'failed';
@@ -15,12 +20,25 @@ export interface PendingSend {
   created_at: number;
   status: PendingStatus;
   error?: string;
+  /**
+   * The last seq this device knew in the chat when the item was queued: if the server stored
+   * the message, it is above this. Missing in items persisted by older versions (no constraint).
+   */
+  after_seq?: Seq;
 }
 
 export class Outbox {
   private items = new Map<string, PendingSend>();
 
-  constructor(initial: PendingSend[] = [], private onChange: (items: PendingSend[]) => void = () => {}) {
+  /**
+   * `endOf` gives a chat's last known seq, recorded in each new item as its `after_seq`
+   * (undefined when the chat is not known: no constraint).
+   */
+  constructor(
+    initial: PendingSend[] = [],
+    private onChange: (items: PendingSend[]) => void = () => {},
+    private endOf: (chat: ChatId) => Seq | undefined = () => undefined,
+  ) {
     // After a reload nothing is in flight any more: unfailed items go back to the queue.
     for (const p of initial) this.items.set(p.client_id, { ...p, status: p.status === 'failed' ? 'failed' : 'queued' });
   }
@@ -35,6 +53,9 @@ export class Outbox {
 
   add(p: Omit<PendingSend, 'status' | 'created_at'> & { created_at?: number }): PendingSend {
     const item: PendingSend = { ...p, created_at: p.created_at ?? Date.now(), status: 'queued' };
+    const end = p.after_seq ?? this.endOf(p.chat_id);
+    if (end === undefined) delete item.after_seq;
+    else item.after_seq = end;
     this.items.set(item.client_id, item);
     this.changed();
     return item;
@@ -49,7 +70,7 @@ export class Outbox {
     this.update(clientId, { status: 'sent' });
   }
 
-  /** The server stored the message: forget it. Returns whether it was ours. */
+  /** The server stored the message (its `ack`, or a `message` carrying its client_id): forget it. Returns whether it was ours. */
   ack(clientId: string): boolean {
     const had = this.items.delete(clientId);
     if (had) this.changed();
@@ -90,6 +111,24 @@ export class Outbox {
   private changed() {
     this.onChange(this.list());
   }
+}
+
+/**
+ * The sync cursors (docs/protocol.md §2.1) lowered for the items still to be (re)sent: a chat's
+ * cursor becomes at most the smallest `after_seq` of its items, so the replay includes their
+ * messages if the server already stored them (and they are then dropped instead of resent). A
+ * chat missing from `cursors` gets one too (the server ignores chats I am not a member of).
+ * Failed items (the server refused them) and items without `after_seq` change nothing.
+ */
+export function cursorsWithPending(cursors: Record<ChatId, Seq>, items: PendingSend[]): Record<ChatId, Seq> {
+  const out = { ...cursors };
+  for (const p of items) {
+    const a = p.after_seq;
+    if (p.status === 'failed' || typeof a !== 'number' || !Number.isInteger(a) || a < 0) continue;
+    const cur = out[p.chat_id];
+    if (cur === undefined || a < cur) out[p.chat_id] = a;
+  }
+  return out;
 }
 
 /** A sortable unique id (time prefix + randomness), used as idempotency key. */

@@ -1,6 +1,10 @@
 // The real-time connection (docs/protocol.md §2-4): authenticate, sync from per-chat cursors,
 // reconnect with exponential backoff, and (re)send the outbox with stable idempotency keys.
-import { Outbox } from './outbox';
+// The outbox goes out only once the sync is done: the server remembers idempotency keys for a
+// limited time, so an item whose message comes back in the sync replay (matched by client_id) is
+// dropped there rather than resent. The sync cursors are lowered to where each item's chat ended
+// when it was queued (cursorsWithPending), so that replay covers them even after a reload.
+import { Outbox, cursorsWithPending } from './outbox';
 import type { OpenedTransport, TransportKind } from './transport';
 import type { ChatId, ClientFrame, Seq, ServerFrame } from './types';
 
@@ -78,7 +82,10 @@ export class Realtime {
   private awaitingPong = false;
   private stopped = true;
   private ready = false;
+  /** This connection got `sync_done`: the outbox may be transmitted. */
   private synced = false;
+  /** The signed-in user, from `ready` (whose own messages carry their client_id). */
+  private userId: string | null = null;
   private forceRefresh = false;
   private lastAuthError: string | null = null;
   /** Counts connect attempts, so an attempt that was overtaken (stop, retry) gives up. */
@@ -138,7 +145,11 @@ export class Realtime {
     return true;
   }
 
-  /** Transmits queued outbox items (called when items are added or the connection is back). */
+  /**
+   * Transmits queued outbox items (called when items are added, and on `sync_done`). Does
+   * nothing until this connection's sync is done, so that items the server already stored are
+   * first removed by the replay instead of being sent again.
+   */
   flush() {
     if (!this.isLive || !this.synced) return;
     let changed = false;
@@ -258,6 +269,7 @@ export class Realtime {
     switch (f.type) {
       case 'ready': {
         this.ready = true;
+        this.userId = f.user_id;
         this.startPing();
         this.sessions++;
         const opened = this.opened;
@@ -278,18 +290,30 @@ export class Realtime {
           }
         }
         if (ws !== this.ws || ws.readyState !== OPEN) return;
-        ws.send(JSON.stringify({ type: 'sync', cursors: this.o.cursors() }));
-        this.synced = true;
-        this.flush();
+        // Started no later than where the chats of pending items ended when they were queued.
+        const cursors = cursorsWithPending(this.o.cursors(), this.o.outbox.due());
+        ws.send(JSON.stringify({ type: 'sync', cursors }));
         break;
       }
       case 'sync_done':
         this.attempt = 0;
+        this.synced = true;
         this.setState('online');
+        // What the replay did not show as stored goes out now (and anything queued meanwhile).
+        this.flush();
         break;
       case 'ack':
         if (this.o.outbox.ack(f.client_id)) this.o.onOutboxChange?.();
         break;
+      case 'message': {
+        // One of my pending sends came back (sync replay, or stored on an earlier connection
+        // whose ack was lost): it is stored, so treat it as its ack.
+        const m = f.message;
+        if (m.client_id && (!this.userId || m.sender === this.userId) && this.o.outbox.ack(m.client_id)) {
+          this.o.onOutboxChange?.();
+        }
+        break;
+      }
       case 'error':
         if (!this.ready) this.lastAuthError = f.code;
         if (f.ref && this.o.outbox.get(f.ref)) {

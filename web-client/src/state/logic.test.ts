@@ -118,6 +118,38 @@ describe('history and summaries', () => {
   });
 });
 
+describe('sync replays from a lowered cursor', () => {
+  // After a reload the sync starts at a pending send's after_seq (api/outbox.ts
+  // cursorsWithPending), below the chat's latest entry: entries the device already shows come
+  // again and must change nothing.
+  const stored = msg(4, { sender: ME, client_id: 'k1', text: 'mine' });
+  const edited = msg(5, { text: 'fixed', edited_at: 2000 });
+  const replay = [stored, msg(5), msg(6, { kind: 'edit', target: 5, text: 'fixed', created_at: 2000 }), msg(7)];
+
+  it('replayed messages already present are not duplicated (chat rebuilt from its summary)', () => {
+    const c0 = newChatData(summary({ last_seq: 7, last_message: msg(7), unread: 2, my_read_seq: 4, last_activity: 1007 }));
+    let c = c0;
+    for (const m of replay) c = applyEntry(c, m, ME);
+    expect(c.messages.map((m) => m.seq)).toEqual([4, 5, 7]);
+    expect(c.messages[1].text).toBe('fixed');
+    expect(c.summary).toEqual(c0.summary);
+    expect(c.maxSeq).toBe(7);
+    // The stored message hides its pending send.
+    expect(visiblePending([{ client_id: 'k1', chat_id: 'c1@x', text: 'mine', created_at: 1, status: 'queued' }], c, ME)).toEqual([]);
+  });
+
+  it('replayed messages already present are not duplicated (history loaded, replayed twice)', () => {
+    let c = newChatData(summary({ last_seq: 7, last_message: msg(7), unread: 2, my_read_seq: 4 }));
+    c = applyHistory(c, { messages: [msg(7), edited, stored, msg(3)], next_before: 3 }, ME, true);
+    const before = c;
+    for (let round = 0; round < 2; round++) for (const m of replay) c = applyEntry(c, m, ME);
+    expect(c.messages.map((m) => m.seq)).toEqual([3, 4, 5, 7]);
+    expect(c.messages).toEqual(before.messages);
+    expect(c.summary).toEqual(before.summary);
+    expect(c.maxSeq).toBe(before.maxSeq);
+  });
+});
+
 describe('receipts', () => {
   it('in a 1:1 chat the peer marks are the ticks; read implies delivered', () => {
     let c = newChatData(summary({ last_seq: 3 }));

@@ -159,10 +159,16 @@ export class AppController {
     } catch {
       saved = [];
     }
-    this.outbox = new Outbox(saved, (items) => {
-      localStorage.setItem(outboxKey, JSON.stringify(items));
-      this.set({ outbox: items });
-    });
+    this.outbox = new Outbox(
+      saved,
+      (items) => {
+        localStorage.setItem(outboxKey, JSON.stringify(items));
+        this.set({ outbox: items });
+      },
+      // Each new item remembers where its chat ended (its `after_seq`): the sync after a reload
+      // replays from there, so a message the server already stored is not sent again.
+      (chat) => this.state.chats[chat]?.maxSeq,
+    );
     this.set({
       phase: 'signed_in',
       me,

@@ -175,7 +175,7 @@ pub(crate) async fn enqueue_remote(
     let waiter = |reply| Waiter { ack: origin.zip(client_id.clone()), received, reply: Some(reply) };
     let mut pending = None;
     if let Some(client_id) = &client_id {
-        let key = idem_key(&actor, client_id);
+        let key = idem_key(&actor, &chat, client_id);
         if let Some(rec) = inner.store.idem_lookup(std::slice::from_ref(&key)).await?.into_iter().next() {
             // Sent before and already back: acknowledge it again.
             let m =

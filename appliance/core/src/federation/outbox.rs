@@ -133,10 +133,10 @@ async fn settle(inner: &Inner, ev: &SignedEvent, result: &EventResult) {
     let EventResult::Rejected { code, reason } = result else { return };
     let EventContent::MessageSend { message_id, body } = &ev.event.content else { return };
     tracing::info!(message_id = %message_id, ?code, reason, "home server refused a request");
-    if let (Some(sender), Ok(FedOp::Send { client_id, .. })) =
-        (&ev.event.sender, serde_json::from_value::<FedOp>(body.clone()))
+    if let (Some(sender), Some(chat), Ok(FedOp::Send { client_id, .. })) =
+        (&ev.event.sender, &ev.event.chat_id, serde_json::from_value::<FedOp>(body.clone()))
     {
-        let _ = inner.store.fed_pending_remove(&idem_key(sender, &client_id)).await;
+        let _ = inner.store.fed_pending_remove(&idem_key(sender, chat, &client_id)).await;
     }
     let Some(fed) = inner.fed() else { return };
     if let Some((_, w)) = fed.waiters.remove(message_id.as_str()) {

@@ -138,7 +138,7 @@ pub(super) async fn plan_apply(
         pending.marks.push((chat.clone(), m.sender.clone(), m.seq, now));
     }
     if local_sender && let Some(client_id) = &m.client_id {
-        let key = idem_key(&m.sender, client_id);
+        let key = idem_key(&m.sender, chat, client_id);
         pending.batch.idem.push(IdemRec {
             key: key.clone(),
             message_id: m.id.to_string(),

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
-use parley_store::records::{IdemRec, MemberRec};
+use parley_store::records::MemberRec;
 use parley_store::{Batch, ChatUpdate};
 use parley_types::api::ChatKind;
 use parley_types::protocol::{Message, ServerFrame};
@@ -35,9 +35,11 @@ use crate::hub::{ConnId, Outbound, encode};
 mod apply;
 mod deferred;
 mod plan;
+mod recent;
 pub(crate) use deferred::{Deferred, overlay, spawn_flusher};
 pub(crate) use plan::idem_key;
 use plan::plan;
+use recent::Recent;
 
 #[derive(Debug)]
 pub(crate) enum Op {
@@ -212,7 +214,10 @@ struct Pending {
     now: i64,
     batch: Batch,
     entries: Vec<PendingEntry>,
-    idem_in_batch: HashMap<String, usize>,
+    /// Sends planned in this batch by (chat, key): a resend within the batch gets the same entry.
+    idem_in_batch: HashMap<(ChatId, u64), usize>,
+    /// (chat, key, seq) of every send in the batch, remembered once it is committed.
+    sends: Vec<(ChatId, u64, Seq)>,
     /// (chat, users whose chat list entry changed)
     chat_changes: Vec<(ChatId, Vec<UserId>)>,
     removed: Vec<(ChatId, UserId)>,
@@ -253,6 +258,7 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
     tokio::spawn(async move {
         let max = inner.settings.storage.max_batch;
         let stop = inner.stop.clone();
+        let mut recent = Recent::default();
         loop {
             // Biased: jobs already queued are committed before a shutdown takes effect.
             let first = tokio::select! {
@@ -270,7 +276,7 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
                     Err(_) => break,
                 }
             }
-            run_batch(&inner, jobs, Lookup::Optimistic).await;
+            run_batch(&inner, &mut recent, jobs).await;
         }
         tracing::debug!("chat writer stopped");
     })
@@ -278,57 +284,17 @@ pub(crate) fn spawn(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) -> tokio::ta
 
 /// `run_batch` behind a concrete boxed type, so it can call itself (the retry below) and still
 /// be proven `Send`.
-fn run_batch_boxed(
-    inner: &Arc<Inner>,
+fn run_batch_boxed<'a>(
+    inner: &'a Arc<Inner>,
+    recent: &'a mut Recent,
     jobs: Vec<Job>,
-    lookup: Lookup,
-) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-    Box::pin(run_batch(inner, jobs, lookup))
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(run_batch(inner, recent, jobs))
 }
 
-/// Whether a batch looks up its idempotency keys before planning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lookup {
-    /// No: a key already stored makes the commit fail (the key is the record ID), and the
-    /// batch is then planned again with `Always`. Resends are rare, and the lookup was a
-    /// sixth of the store's work per message (`BENCHMARKS.md`, session 6).
-    Optimistic,
-    Always,
-}
-
-/// Plans, commits and answers one batch. If an optimistic commit fails, the batch is planned
-/// again with its keys looked up (a resend of a stored message is then answered with it). If
-/// that fails too and the batch held several jobs, each is retried in a batch of its own, so
-/// one bad operation (e.g. the same idempotency key sent to chats of two writers at once)
-/// fails only itself.
-async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
-    let sends = jobs.iter().any(|j| matches!(j.op, Op::Send { .. }));
-    // One lookup for every idempotency key in the batch.
-    let keys: Vec<String> = match lookup {
-        Lookup::Optimistic => Vec::new(),
-        Lookup::Always => jobs
-            .iter()
-            .filter_map(|j| match &j.op {
-                Op::Send { sender, client_id, .. } => Some(idem_key(sender, client_id)),
-                _ => None,
-            })
-            .collect(),
-    };
-    let known: HashMap<String, IdemRec> = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        match inner.store.idem_lookup(&keys).await {
-            Ok(rows) => rows.into_iter().map(|r| (r.key.clone(), r)).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "idempotency lookup failed");
-                for j in jobs {
-                    let _ = j.reply.send(Err(CoreError::Internal("storage unavailable".into())));
-                }
-                return;
-            }
-        }
-    };
-
+/// Plans, commits and answers one batch. If the commit fails and the batch held several jobs,
+/// each is retried in a batch of its own, so one bad operation fails only itself.
+async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
     let mut works: HashMap<ChatId, Work> = HashMap::new();
     let mut pending = Pending { now: now_millis(), ..Default::default() };
     let mut planned: Vec<(Job, Planned)> = Vec::with_capacity(jobs.len());
@@ -338,7 +304,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
         pending.next_source = job.fed.as_ref().map(|f| f.source.clone());
         let result = match &job.op {
             Op::Apply { entry } => apply::plan_apply(inner, entry, &mut works, &mut pending).await,
-            op => plan(inner, op, &known, &mut works, &mut pending, now).await,
+            op => plan(inner, op, recent, &mut works, &mut pending, now).await,
         };
         pending.next_id = None;
         pending.next_source = None;
@@ -392,15 +358,10 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
         for chat in works.keys() {
             inner.chats.remove(chat);
         }
-        if lookup == Lookup::Optimistic && sends {
-            tracing::debug!(error = %e, "optimistic batch commit failed; planning it again with its keys looked up");
-            run_batch_boxed(inner, planned.into_iter().map(|(job, _)| job).collect(), Lookup::Always).await;
-            return;
-        }
         tracing::error!(error = %e, "batch commit failed");
         if planned.len() > 1 {
             for (job, _) in planned {
-                run_batch_boxed(inner, vec![job], Lookup::Always).await;
+                run_batch_boxed(inner, recent, vec![job]).await;
             }
             return;
         }
@@ -411,6 +372,7 @@ async fn run_batch(inner: &Arc<Inner>, jobs: Vec<Job>, lookup: Lookup) {
     }
 
     // Durable: publish the new chat states, then answer and fan out in log order.
+    recent.committed(std::mem::take(&mut pending.sends), now);
     for (chat, w) in works {
         if w.touched {
             if heads_in_batch.contains(&chat) {

@@ -5,20 +5,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parley_store::MessagePatch;
-use parley_store::records::{ChatRec, IdemRec, MemberRec};
+use parley_store::records::{ChatRec, MemberRec};
 use parley_types::api::{ChatKind, Role};
 use parley_types::protocol::{Media, Message, MessageKind, SystemEvent};
 use parley_types::{ChatId, MessageId, Seq, UserId};
 
+use super::recent::{self, Recent};
 use super::{Op, Pending, PendingEntry, Planned, Work};
 use crate::Inner;
 use crate::chat_state::MemberInfo;
 use crate::convert;
 use crate::error::{CoreError, Result};
 
-/// The idempotency key of a send.
-pub(crate) fn idem_key(sender: &UserId, client_id: &str) -> String {
-    format!("{sender}|{client_id}")
+/// The stored idempotency key of a send into a chat homed on another appliance (the federation
+/// path; sends into local chats are recognised by `recent`). Scoped to the chat, as those are.
+pub(crate) fn idem_key(sender: &UserId, chat: &ChatId, client_id: &str) -> String {
+    format!("{sender}|{chat}|{client_id}")
 }
 
 async fn work<'a>(
@@ -163,29 +165,28 @@ fn require_group_admin(w: &Work, actor: &UserId) -> Result<()> {
 pub(super) async fn plan(
     inner: &Inner,
     op: &Op,
-    known: &HashMap<String, IdemRec>,
+    recent: &mut Recent,
     works: &mut HashMap<ChatId, Work>,
     pending: &mut Pending,
     now: i64,
 ) -> Result<Planned> {
     match op {
         Op::Send { chat, sender, client_id, text, reply_to, media } => {
-            let key = idem_key(sender, client_id);
-            if let Some(&index) = pending.idem_in_batch.get(&key) {
+            let key = recent::key(sender, client_id);
+            if let Some(&index) = pending.idem_in_batch.get(&(chat.clone(), key)) {
                 return Ok(Planned::Duplicate { index });
-            }
-            if let Some(rec) = known.get(&key) {
-                let chat_of = convert::chat_id(&rec.chat_id)?;
-                let m = inner
-                    .store
-                    .message_at(chat_of.as_str(), rec.seq)
-                    .await?
-                    .ok_or(CoreError::NotFound("message"))?;
-                return Ok(Planned::Existing(Box::new(convert::message(m)?)));
             }
             let w = work(inner, works, chat).await?;
             if !w.members.contains_key(sender) {
                 return Err(CoreError::NotMember);
+            }
+            // Keys are 64-bit hashes: a hit counts only if the stored entry is this send.
+            if let Some(seq) = recent.find(inner, chat, w.last_seq, key, now).await?
+                && let Some(m) = inner.store.message_at(chat.as_str(), seq as i64).await?
+                && m.sender == sender.as_str()
+                && m.client_id.as_deref() == Some(client_id.as_str())
+            {
+                return Ok(Planned::Existing(Box::new(convert::message(m)?)));
             }
             if let Some(r) = reply_to
                 && (*r == 0 || *r > w.last_seq)
@@ -205,14 +206,9 @@ pub(super) async fn plan(
                 },
                 &[],
             );
-            let m = &pending.entries[index].message;
-            pending.batch.idem.push(IdemRec {
-                key: key.clone(),
-                message_id: m.id.to_string(),
-                chat_id: chat.to_string(),
-                seq: m.seq as i64,
-            });
-            pending.idem_in_batch.insert(key, index);
+            let seq = pending.entries[index].message.seq;
+            pending.sends.push((chat.clone(), key, seq));
+            pending.idem_in_batch.insert((chat.clone(), key), index);
             Ok(Planned::Entry { index })
         }
         Op::Edit { chat, actor, target, text } => {

@@ -95,6 +95,18 @@ async fn resends_are_idempotent() {
     assert!(seqs.contains(&("same-key".to_owned(), 1)), "{seqs:?}");
     let (_, page) = app.get(&format!("/api/chats/{chat}/messages"), &bob.token).await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 2, "no duplicates stored: {page}");
+    // Keys are scoped to their chat: the same key in another chat is a new message there.
+    let cleo = app.register("cleo").await;
+    let other = app.direct(&ana, &cleo).await;
+    let elsewhere = app.send(&ana, &other, "same-key", "once").await;
+    assert_eq!(
+        (elsewhere["chat_id"].as_str().unwrap(), elsewhere["seq"].as_u64()),
+        (other.as_str(), Some(1))
+    );
+    assert_ne!(elsewhere["id"], first["id"]);
+    // Another sender's key is their own.
+    let from_bob = app.send(&bob, &chat, "same-key", "mine").await;
+    assert_eq!((from_bob["seq"].as_u64(), from_bob["text"].as_str()), (Some(3), Some("mine")));
 }
 
 #[tokio::test]
