@@ -19,6 +19,11 @@ use parley_config::{LogFormat, Settings, Source};
 use parley_core::{Core, NewUser};
 use parley_store::Store;
 
+// glibc's malloc was about a fifth of the server's CPU samples under load (the database builds
+// and frees many small values per record); see BENCHMARKS.md, session 7.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Stack of the runtime's threads; SurrealDB's own server raises it for the same reason.
 const RUNTIME_STACK: usize = 10 << 20;
 
