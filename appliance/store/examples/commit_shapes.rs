@@ -14,7 +14,8 @@
 //! - `nochat`: no chat head update per chat;
 //! - `nomarks`: no sender mark update per sender; `markless`: marks in a schemaless table;
 //! - `lookup`: the writer's idempotency lookup (one query for the batch's keys) before each
-//!   commit; `slim`: entries without the fields their record ID or defaults already give.
+//!   commit; `slim`: entries without the fields their record ID or defaults already give;
+//! - `uniq`: a unique index on the entries' `(sender, client_id)` (idempotency by index).
 //!
 //! ```sh
 //! cargo build --release -p parley-store --example commit_shapes
