@@ -124,7 +124,8 @@ export function chatFromPath(path: string): string | null {
  */
 export function peerFromSummary(profiles: Record<UserId, Profile>, c: ChatSummary): Record<UserId, Profile> {
   const p = c.kind === 'direct' && c.peer ? profiles[c.peer] : undefined;
-  if (!p || c.avatar === undefined) return profiles;
+  // The address is the server's stand-in before it has the profile (see applySummary).
+  if (!p || c.avatar === undefined || c.name === c.peer) return profiles;
   if (p.avatar === c.avatar && p.display_name === c.name) return profiles;
   return { ...profiles, [p.user_id]: { ...p, avatar: c.avatar, display_name: c.name || p.display_name } };
 }

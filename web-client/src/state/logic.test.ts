@@ -1,3 +1,4 @@
+import { peerFromSummary } from './appState';
 import { describe, expect, it } from 'vitest';
 import type { ChatSummary, Message } from '../api/types';
 import {
@@ -115,6 +116,24 @@ describe('history and summaries', () => {
     expect(c.summary.last_seq).toBe(2);
     expect(c.summary.last_message?.seq).toBe(2);
     expect(c.summary.unread).toBe(2);
+  });
+});
+
+describe('a 1:1 chat with a user of another organization', () => {
+  const REMOTE = 'ana@a.test';
+  it('keeps its real name when a summary computed before the profile arrives later', () => {
+    let c = newChatData(summary({ peer: REMOTE, name: REMOTE }));
+    c = applySummary(c, summary({ peer: REMOTE, name: 'Ana Costa', avatar: 'av1@a.test' }));
+    c = applySummary(c, summary({ peer: REMOTE, name: REMOTE }));
+    expect(c.summary.name).toBe('Ana Costa');
+    expect(c.summary.avatar).toBe('av1@a.test');
+    // A real rename still applies.
+    c = applySummary(c, summary({ peer: REMOTE, name: 'Ana C.' }));
+    expect(c.summary.name).toBe('Ana C.');
+  });
+  it('a summary naming the chat by address leaves a known profile alone', () => {
+    const profiles = { [REMOTE]: { user_id: REMOTE, username: 'ana', display_name: 'Ana Costa' } } as unknown as Parameters<typeof peerFromSummary>[0];
+    expect(peerFromSummary(profiles, summary({ peer: REMOTE, name: REMOTE, avatar: null }))).toBe(profiles);
   });
 });
 

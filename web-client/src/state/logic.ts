@@ -151,6 +151,13 @@ export function applySummary(chat: ChatData | undefined, summary: ChatSummary): 
   if (!chat) return newChatData(summary);
   const s = { ...summary };
   const held = chat.summary;
+  // A 1:1 chat is named by its address only until the server has the other person's profile; a
+  // summary computed before that can arrive after one computed after it (another organization's
+  // user), and must not take a real name back to the address.
+  if (s.kind === 'direct' && s.peer && s.name === s.peer && held.name && held.name !== s.peer) {
+    s.name = held.name;
+    if (s.avatar === undefined || s.avatar === null) s.avatar = held.avatar;
+  }
   if (held.last_seq > s.last_seq) {
     s.last_seq = held.last_seq;
     s.last_message = held.last_message;
