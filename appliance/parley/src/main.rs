@@ -20,7 +20,9 @@ use parley_core::{Core, NewUser};
 use parley_store::Store;
 
 // glibc's malloc was about a fifth of the server's CPU samples under load (the database builds
-// and frees many small values per record); see BENCHMARKS.md, session 7.
+// and frees many small values per record); see BENCHMARKS.md, session 7. It also replaces the
+// pinned glibc mmap threshold that kept argon2's 19 MiB buffers from fragmenting the heap:
+// mimalloc gives huge blocks their own segments (and `passwords` runs one hash per core).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -386,21 +388,7 @@ async fn serve_once(args: &ConfigArgs, settings: &Settings, sockets: &Sockets) -
     Ok(if restart.load(std::sync::atomic::Ordering::SeqCst) { Exit::Restart } else { Exit::Stopped })
 }
 
-/// Pins glibc's mmap threshold at its default (128 KiB). Left dynamic, glibc raises it to the
-/// size of the largest freed mapping: after the first argon2 hash (19 MiB) every later one is
-/// carved from the heap arenas, which fragment and never shrink. Measured: RSS after 1,000
-/// registrations 3.4 GiB dynamic, under 0.4 GiB pinned (`docs/profiling.md`).
-#[allow(unsafe_code)] // one FFI call into the C allocator; no Rust memory is touched
-fn pin_mmap_threshold() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
 fn main() -> anyhow::Result<()> {
-    pin_mmap_threshold();
     let cli = Cli::parse();
     // One TLS implementation for the whole process (rustls with ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
