@@ -435,15 +435,37 @@ impl Inner {
     }
 
     /// Sends each user their updated view of the chat (after a membership or group change).
+    ///
+    /// Notifications run as separate tasks, so one issued earlier could finish later and send
+    /// an older view last (a 1:1 chat named by address after the remote profile had named it).
+    /// Each (chat, user) notification takes a generation when it is issued; a summary is sent
+    /// only if no later one was issued for that pair, since that one reads newer state.
     pub(crate) fn notify_chat_changed(self: &Arc<Self>, chat: ChatId, users: Vec<UserId>) {
+        let issued: Vec<(UserId, u64)> = {
+            let mut gens = self.summary_gens.lock();
+            users
+                .into_iter()
+                .filter(|u| self.hub.is_online(u))
+                .map(|u| {
+                    let g = self.summary_gen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    gens.insert((chat.clone(), u.clone()), g);
+                    (u, g)
+                })
+                .collect()
+        };
         let inner = self.clone();
         tokio::spawn(async move {
-            for u in users {
-                if !inner.hub.is_online(&u) {
+            for (u, g) in issued {
+                let summary = inner.summary(&chat, &u).await;
+                // Checked and sent under the lock, so a later notification cannot send between.
+                let mut gens = inner.summary_gens.lock();
+                let key = (chat.clone(), u);
+                if gens.get(&key) != Some(&g) {
                     continue;
                 }
-                match inner.summary(&chat, &u).await {
-                    Ok(s) => inner.tell(&u, &ServerFrame::Chat { chat: Box::new(s) }),
+                gens.remove(&key);
+                match summary {
+                    Ok(s) => inner.tell(&key.1, &ServerFrame::Chat { chat: Box::new(s) }),
                     Err(e) => tracing::debug!(error = %e, "chat summary for notification"),
                 }
             }
