@@ -346,6 +346,14 @@ impl Core {
     }
 }
 
+/// Chat-summary notifications: a counter, and the newest generation issued per (chat, user)
+/// whose summary is not sent yet.
+#[derive(Default)]
+pub(crate) struct SummaryGens {
+    next: u64,
+    issued: std::collections::HashMap<(ChatId, UserId), u64>,
+}
+
 impl Inner {
     /// The chat as `viewer` sees it in a chat list.
     pub(crate) async fn summary(&self, chat: &ChatId, viewer: &UserId) -> Result<ChatSummary> {
@@ -447,8 +455,9 @@ impl Inner {
                 .into_iter()
                 .filter(|u| self.hub.is_online(u))
                 .map(|u| {
-                    let g = self.summary_gen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    gens.insert((chat.clone(), u.clone()), g);
+                    gens.next += 1;
+                    let g = gens.next;
+                    gens.issued.insert((chat.clone(), u.clone()), g);
                     (u, g)
                 })
                 .collect()
@@ -460,10 +469,10 @@ impl Inner {
                 // Checked and sent under the lock, so a later notification cannot send between.
                 let mut gens = inner.summary_gens.lock();
                 let key = (chat.clone(), u);
-                if gens.get(&key) != Some(&g) {
+                if gens.issued.get(&key) != Some(&g) {
                     continue;
                 }
-                gens.remove(&key);
+                gens.issued.remove(&key);
                 match summary {
                     Ok(s) => inner.tell(&key.1, &ServerFrame::Chat { chat: Box::new(s) }),
                     Err(e) => tracing::debug!(error = %e, "chat summary for notification"),

@@ -72,8 +72,7 @@ pub(crate) struct Inner {
     pub deferred: writer::Deferred,
     /// The newest chat-summary notification issued per (chat, user) and not yet sent (see
     /// `notify_chat_changed`).
-    pub summary_gens: parking_lot::Mutex<std::collections::HashMap<(ChatId, UserId), u64>>,
-    pub summary_gen: std::sync::atomic::AtomicU64,
+    pub summary_gens: parking_lot::Mutex<chats::SummaryGens>,
     /// Stops the writers (they hold an `Inner`, so they would otherwise keep the store open).
     pub stop: tokio_util::sync::CancellationToken,
     pub metrics: metrics::Metrics,
@@ -143,7 +142,6 @@ impl Core {
             writer_tasks: parking_lot::Mutex::new(Vec::new()),
             deferred: writer::Deferred::default(),
             summary_gens: parking_lot::Mutex::default(),
-            summary_gen: std::sync::atomic::AtomicU64::new(0),
             stop: tokio_util::sync::CancellationToken::new(),
             metrics: metrics::Metrics::new(),
             search,

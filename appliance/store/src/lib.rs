@@ -37,7 +37,7 @@ pub use audit::AuditFilter;
 pub use backup::Counts;
 pub use federation::{OutboxDepth, OutboxRec};
 pub use media::Picture;
-pub use messages::{Batch, ChatUpdate, Expired, MessagePatch, SentKey};
+pub use messages::{Batch, ChatUpdate, Expired, MessagePatch};
 pub use schema::SCHEMA_VERSION;
 pub use users::UserFilter;
 

@@ -370,42 +370,6 @@ impl Store {
             .map_or(0, |c| c.count))
     }
 
-    /// The users' messages (entries with a `client_id`) of a chat's log at or below `upto`,
-    /// newest first, back to the first one created before `since` or at most `max` of them:
-    /// what the writer remembers to recognise resends (see the core's `writer::recent`).
-    pub async fn recent_sends(
-        &self,
-        chat_id: &str,
-        upto: i64,
-        since: i64,
-        max: usize,
-    ) -> Result<Vec<SentKey>> {
-        const WINDOW: i64 = 1000;
-        let mut out = Vec::new();
-        let mut hi = upto;
-        while hi >= 1 && out.len() < max {
-            let lo = (hi - WINDOW + 1).max(1);
-            let mut rows: Vec<SentKey> = self
-                .fetch(
-                    "SELECT seq, sender, client_id, created_at FROM entry:[$c, $lo]..=[$c, $hi]",
-                    json!({ "c": chat_id, "lo": lo, "hi": hi }),
-                    0,
-                )
-                .await?;
-            rows.sort_by_key(|r| std::cmp::Reverse(r.seq));
-            for r in rows {
-                if r.created_at < since {
-                    return Ok(out);
-                }
-                if r.client_id.is_some() && out.len() < max {
-                    out.push(r);
-                }
-            }
-            hi = lo - 1;
-        }
-        Ok(out)
-    }
-
     /// Idempotency records for these `sender|chat|client_id` keys (sends into chats homed elsewhere) (only those that exist).
     pub async fn idem_lookup(&self, keys: &[String]) -> Result<Vec<IdemRec>> {
         self.fetch(
@@ -415,16 +379,6 @@ impl Store {
         )
         .await
     }
-}
-
-/// A user's message as the writer's resend check needs it.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct SentKey {
-    pub seq: i64,
-    pub sender: String,
-    #[serde(default)]
-    pub client_id: Option<String>,
-    pub created_at: i64,
 }
 
 /// A message removed by the retention policy.

@@ -214,10 +214,9 @@ struct Pending {
     now: i64,
     batch: Batch,
     entries: Vec<PendingEntry>,
-    /// Sends planned in this batch by (chat, key): a resend within the batch gets the same entry.
+    /// Sends planned in this batch by (chat, key): a resend within the batch gets the same
+    /// entry, and `Recent` remembers them all once the batch is committed.
     idem_in_batch: HashMap<(ChatId, u64), usize>,
-    /// (chat, key, seq) of every send in the batch, remembered once it is committed.
-    sends: Vec<(ChatId, u64, Seq)>,
     /// (chat, users whose chat list entry changed)
     chat_changes: Vec<(ChatId, Vec<UserId>)>,
     removed: Vec<(ChatId, UserId)>,
@@ -372,7 +371,12 @@ async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
     }
 
     // Durable: publish the new chat states, then answer and fan out in log order.
-    recent.committed(std::mem::take(&mut pending.sends), now);
+    let mut sends: Vec<_> = std::mem::take(&mut pending.idem_in_batch)
+        .into_iter()
+        .map(|((chat, key), i)| (chat, key, pending.entries[i].message.seq))
+        .collect();
+    sends.sort_unstable_by_key(|s| s.2);
+    recent.committed(sends, now);
     for (chat, w) in works {
         if w.touched {
             if heads_in_batch.contains(&chat) {

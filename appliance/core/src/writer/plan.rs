@@ -206,8 +206,6 @@ pub(super) async fn plan(
                 },
                 &[],
             );
-            let seq = pending.entries[index].message.seq;
-            pending.sends.push((chat.clone(), key, seq));
             pending.idem_in_batch.insert((chat.clone(), key), index);
             Ok(Planned::Entry { index })
         }

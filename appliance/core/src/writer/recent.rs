@@ -66,6 +66,32 @@ impl ChatKeys {
     }
 }
 
+/// A chat's sends within the window, read from its log backwards from `last_seq` a history
+/// page at a time.
+async fn load(inner: &Inner, chat: &ChatId, last_seq: Seq, now: i64) -> Result<ChatKeys> {
+    const PAGE: usize = 1000;
+    let mut newest_first = Vec::new();
+    let mut before = last_seq as i64 + 1;
+    'pages: while before > 1 && newest_first.len() < PER_CHAT {
+        let page = inner.store.history(chat.as_str(), before, 1, PAGE).await?;
+        let Some(oldest) = page.last() else { break };
+        before = oldest.seq;
+        for m in page {
+            if m.created_at < now - WINDOW_MS || newest_first.len() == PER_CHAT {
+                break 'pages;
+            }
+            if let (Ok(sender), Some(client_id)) = (UserId::parse(&m.sender), m.client_id) {
+                newest_first.push((key(&sender, &client_id), m.seq as Seq, m.created_at));
+            }
+        }
+    }
+    let mut keys = ChatKeys { last_used: now, ..ChatKeys::default() };
+    for (k, seq, at) in newest_first.into_iter().rev() {
+        keys.add(k, seq, at);
+    }
+    Ok(keys)
+}
+
 /// One writer's remembered sends, by chat.
 #[derive(Default)]
 pub(crate) struct Recent {
@@ -85,26 +111,12 @@ impl Recent {
         now: i64,
     ) -> Result<Option<Seq>> {
         if !self.chats.contains_key(chat) {
-            let mut keys = ChatKeys::default();
-            if last_seq > 0 {
-                let rows = inner
-                    .store
-                    .recent_sends(chat.as_str(), last_seq as i64, now - WINDOW_MS, PER_CHAT)
-                    .await?;
-                // Rows come newest first; the order is oldest first.
-                for r in rows.into_iter().rev() {
-                    if let (Ok(sender), Some(client_id)) = (UserId::parse(&r.sender), r.client_id) {
-                        keys.add(self::key(&sender, &client_id), r.seq as Seq, r.created_at);
-                    }
-                }
-            }
+            let keys = load(inner, chat, last_seq, now).await?;
             self.chats.insert(chat.clone(), keys);
         }
-        let keys = self.chats.get_mut(chat).map(|k| {
-            k.last_used = now;
-            &*k
-        });
-        Ok(keys.and_then(|k| k.seqs.get(&key).copied()))
+        let Some(keys) = self.chats.get_mut(chat) else { return Ok(None) };
+        keys.last_used = now;
+        Ok(keys.seqs.get(&key).copied())
     }
 
     /// Remembers committed sends: (chat, key, seq), all created at `now`.
