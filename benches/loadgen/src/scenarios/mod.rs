@@ -25,7 +25,10 @@ use crate::report::{Lat, Outcome};
 
 pub async fn run(ctx: &mut Ctx, name: &str) -> anyhow::Result<Outcome> {
     match name {
-        "pairs" => pairs(ctx).await,
+        "pairs" => pairs(ctx, "pairs", ctx.args.rate, ctx.args.window).await,
+        // Latency at a fixed load below capacity: every sender sends on schedule, like a person
+        // typing, with an outbox that does not hold messages back (the window only bounds it).
+        "pairs-paced" => pairs(ctx, "pairs-paced", if ctx.args.quick { 500.0 } else { PACED_RATE }, 64).await,
         "group10" => group(ctx, name, 10, 1, 4).await,
         "group100" => group(ctx, name, 100, 2, 4).await,
         "group1000" => group(ctx, name, 1000, 4, 2).await,
@@ -78,20 +81,29 @@ fn load(ctx: &Ctx, senders: Vec<(usize, usize)>, window: usize, rate: f64) -> Lo
     }
 }
 
-/// 1:1 chat: `--pairs` pairs chat (both sides send) while every other user is connected.
-async fn pairs(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
+/// Total send rate of `pairs-paced`, messages/s: a third of what `pairs` reaches closed-loop.
+pub const PACED_RATE: f64 = 10_000.0;
+
+/// 1:1 chat: `--pairs` pairs chat (both sides send) while every other user is connected;
+/// closed loop when `rate` is 0, else at that total rate.
+async fn pairs(ctx: &mut Ctx, name: &str, rate: f64, window: usize) -> anyhow::Result<Outcome> {
     let n = ctx.users.len();
     let p = ctx.args.pairs.min(n / 2);
+    let how = if rate > 0.0 {
+        "send together at a fixed total `rate`, evenly spread (a send that comes late counts its lateness \
+         in its latencies; at most `window` unacknowledged per sender)"
+    } else {
+        "send, each keeping `window` messages unacknowledged"
+    };
     let mut out = Outcome::new(
-        "pairs",
-        "1:1 chat: both users of each pair send, each keeping `window` messages unacknowledged; every \
-         registered user is connected and synced.",
+        name,
+        &format!("1:1 chat: both users of each pair {how}; every registered user is connected and synced."),
     );
     let t = Instant::now();
     let pairs: Vec<(usize, usize)> = (0..p).map(|i| (2 * i, 2 * i + 1)).collect();
     let chats = directs(ctx, &pairs).await?;
     let senders: Vec<(usize, usize)> = (0..p).flat_map(|i| [(2 * i, i), (2 * i + 1, i)]).collect();
-    let mut l = load(ctx, senders, ctx.args.window, ctx.args.rate);
+    let mut l = load(ctx, senders, window, rate);
     l.bystanders = (2 * p..n).collect();
     out.param("pairs", p);
     out.param("connected", n);
