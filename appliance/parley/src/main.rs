@@ -19,12 +19,10 @@ use parley_config::{LogFormat, Settings, Source};
 use parley_core::{Core, NewUser};
 use parley_store::Store;
 
-// glibc's malloc was about a fifth of the server's CPU samples under load (the database builds
-// and frees many small values per record); see BENCHMARKS.md, session 7. It also replaces the
-// pinned glibc mmap threshold that kept argon2's 19 MiB buffers from fragmenting the heap:
-// mimalloc gives huge blocks their own segments (and `passwords` runs one hash per core).
+mod alloc;
+
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Alloc = alloc::Alloc;
 
 /// Stack of the runtime's threads; SurrealDB's own server raises it for the same reason.
 const RUNTIME_STACK: usize = 10 << 20;

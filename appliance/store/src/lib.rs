@@ -225,6 +225,22 @@ impl Store {
     }
 }
 
+/// The runtime SurrealKV's background work runs on, shared by every datastore of the process.
+/// On the server's runtime a flush or compaction held one of its few workers (and whatever task
+/// sat in that worker's LIFO slot, which no other worker steals) for its whole run: commits
+/// stalled 30–80 ms behind each flush (BENCHMARKS.md, session 9).
+fn engine_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("surrealkv-bg")
+            .enable_all()
+            .build()
+            .expect("starting the storage engine's runtime")
+    })
+}
+
 async fn open_embedded(url: &str, namespace: &str, database: &str, limits: EngineLimits) -> Result<Conn> {
     let config = ConfigMap::empty()
         .with_key_value("surrealkv_block_cache_capacity", limits.block_cache_bytes.to_string())
@@ -234,7 +250,11 @@ async fn open_embedded(url: &str, namespace: &str, database: &str, limits: Engin
     let mut attempts = 0;
     let ds = loop {
         let builder = Datastore::builder().with_config(config.clone()).without_maintenance_tasks();
-        match builder.build_with_path(url).await {
+        let path = url.to_owned();
+        // Built on the engine's own runtime: SurrealKV spawns its memtable flushes and level
+        // compactions where it is opened, and each runs synchronously for 0.1–1 s.
+        let built = engine_runtime().spawn(async move { builder.build_with_path(&path).await });
+        match built.await.map_err(|e| internal(e.into()))? {
             Ok(ds) => break ds,
             Err(e) if format!("{e:#}").contains("already locked") && attempts < 200 => {
                 attempts += 1;

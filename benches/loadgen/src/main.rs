@@ -51,7 +51,8 @@ pub fn debug(msg: std::fmt::Arguments<'_>) {
     }
 }
 
-pub const STANDARD: &str = "pairs,pairs-paced,group10,group100,group1000,storm,history,search,idle,restart";
+pub const STANDARD: &str =
+    "pairs,pairs-paced,group10,group100,group100-paced,group1000,storm,history,search,idle,restart";
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "parley-loadgen", about = "Load generator for Parley: real protocol, checked delivery")]

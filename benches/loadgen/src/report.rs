@@ -380,11 +380,23 @@ impl Report {
             g.and_then(|o| o.deliveries_per_sec).map(num),
             g.and_then(|o| o.deliveries_per_sec).map(|v| v >= 150_000.0),
         );
+        // The target asks for both at once: the paced run holds just over 150,000 deliveries/s
+        // and measures the tail there; the closed loop's own p99 is its window's queueing.
+        let gp = self.find("group100-paced");
+        let gp_rate = gp.and_then(|o| o.deliveries_per_sec);
         row(
-            "Groups of 100 send→deliver p99",
+            "Groups of 100 send→deliver p99 at ≥ 150,000 deliveries/s (paced)",
             "≤ 20 ms",
+            p99(gp, |o| &o.send_deliver)
+                .zip(gp_rate)
+                .map(|(v, r)| format!("{} ms at {} deliveries/s", num(v), num(r))),
+            p99(gp, |o| &o.send_deliver).zip(gp_rate).map(|(v, r)| v <= 20.0 && r >= 150_000.0),
+        );
+        row(
+            "(context) Groups of 100 send→deliver p99, closed loop",
+            "-",
             p99(g, |o| &o.send_deliver).map(|v| format!("{} ms", num(v))),
-            p99(g, |o| &o.send_deliver).map(|v| v <= 20.0),
+            None,
         );
         let idle = self.find("idle");
         let per_conn = idle.and_then(|o| o.figures.get("server bytes per connection").copied());

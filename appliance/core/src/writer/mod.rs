@@ -294,6 +294,8 @@ fn run_batch_boxed<'a>(
 /// Plans, commits and answers one batch. If the commit fails and the batch held several jobs,
 /// each is retried in a batch of its own, so one bad operation fails only itself.
 async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
+    let batch_start = std::time::Instant::now();
+    let waited = jobs.iter().map(|j| j.received.elapsed()).max().unwrap_or_default();
     let mut works: HashMap<ChatId, Work> = HashMap::new();
     let mut pending = Pending { now: now_millis(), ..Default::default() };
     let mut planned: Vec<(Job, Planned)> = Vec::with_capacity(jobs.len());
@@ -352,7 +354,9 @@ async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
 
     let started = std::time::Instant::now();
     let committed = inner.store.commit_batch(&pending.batch).await;
-    inner.metrics.db_commit.observe(started.elapsed().as_secs_f64());
+    let took = started.elapsed();
+    inner.metrics.db_commit.observe(took.as_secs_f64());
+    let planned_ms = (started - batch_start).as_millis() as u64;
     if let Err(e) = committed {
         for chat in works.keys() {
             inner.chats.remove(chat);
@@ -434,6 +438,7 @@ async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
         // A deleted message may have released its media.
         inner.wake_media_gc();
     }
+    let jobs = planned.len();
     for (job, p) in planned {
         if matches!(job.op, Op::Send { .. }) {
             inner.metrics.send_ack.observe(job.received.elapsed().as_secs_f64());
@@ -472,6 +477,18 @@ async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
     for (chat, user) in pending.removed {
         let frame = encode(&ServerFrame::ChatRemoved { chat_id: chat });
         inner.hub.send_frame(&[user], &frame, None);
+    }
+    let total = waited + batch_start.elapsed();
+    if total >= std::time::Duration::from_millis(40) {
+        // Lines a stall up with the engine's own log (`RUST_LOG=surrealkv=debug`).
+        tracing::debug!(
+            total_ms = total.as_millis() as u64,
+            queued_ms = waited.as_millis() as u64,
+            plan_ms = planned_ms,
+            commit_ms = took.as_millis() as u64,
+            jobs,
+            "slow batch"
+        );
     }
 }
 
