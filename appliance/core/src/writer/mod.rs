@@ -295,7 +295,7 @@ fn run_batch_boxed<'a>(
 /// each is retried in a batch of its own, so one bad operation fails only itself.
 async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
     let batch_start = std::time::Instant::now();
-    let waited = jobs.iter().map(|j| j.received.elapsed()).max().unwrap_or_default();
+    let oldest = jobs.iter().map(|j| j.received).min().unwrap_or(batch_start);
     let mut works: HashMap<ChatId, Work> = HashMap::new();
     let mut pending = Pending { now: now_millis(), ..Default::default() };
     let mut planned: Vec<(Job, Planned)> = Vec::with_capacity(jobs.len());
@@ -478,8 +478,9 @@ async fn run_batch(inner: &Arc<Inner>, recent: &mut Recent, jobs: Vec<Job>) {
         let frame = encode(&ServerFrame::ChatRemoved { chat_id: chat });
         inner.hub.send_frame(&[user], &frame, None);
     }
-    let total = waited + batch_start.elapsed();
+    let total = oldest.elapsed();
     if total >= std::time::Duration::from_millis(40) {
+        let waited = batch_start.saturating_duration_since(oldest);
         // Lines a stall up with the engine's own log (`RUST_LOG=surrealkv=debug`).
         tracing::debug!(
             total_ms = total.as_millis() as u64,

@@ -92,17 +92,28 @@ pub const PACED_RATE: f64 = 10_000.0;
 /// deliveries/s, just over the target's 150,000.
 pub const GROUP_PACED_RATE: f64 = 1_550.0;
 
+/// How the senders of a chat scenario send, for its description: on schedule at a total `rate`,
+/// or closed loop when it is 0.
+fn pacing(rate: f64) -> &'static str {
+    if rate > 0.0 {
+        "send together at a fixed total `rate`, evenly spread (a send that comes late counts its lateness \
+         in its latencies; at most `window` unacknowledged per sender)"
+    } else {
+        "send, each keeping `window` messages unacknowledged"
+    }
+}
+
+/// The `rate` parameter as reported.
+fn rate_param(rate: f64) -> serde_json::Value {
+    if rate > 0.0 { serde_json::json!(rate) } else { serde_json::json!("closed loop") }
+}
+
 /// 1:1 chat: `--pairs` pairs chat (both sides send) while every other user is connected;
 /// closed loop when `rate` is 0, else at that total rate.
 async fn pairs(ctx: &mut Ctx, name: &str, rate: f64, window: usize) -> anyhow::Result<Outcome> {
     let n = ctx.users.len();
     let p = ctx.args.pairs.min(n / 2);
-    let how = if rate > 0.0 {
-        "send together at a fixed total `rate`, evenly spread (a send that comes late counts its lateness \
-         in its latencies; at most `window` unacknowledged per sender)"
-    } else {
-        "send, each keeping `window` messages unacknowledged"
-    };
+    let how = pacing(rate);
     let mut out = Outcome::new(
         name,
         &format!("1:1 chat: both users of each pair {how}; every registered user is connected and synced."),
@@ -116,10 +127,7 @@ async fn pairs(ctx: &mut Ctx, name: &str, rate: f64, window: usize) -> anyhow::R
     out.param("pairs", p);
     out.param("connected", n);
     out.param("window", l.window);
-    out.param(
-        "rate",
-        if l.rate > 0.0 { serde_json::json!(l.rate) } else { serde_json::json!("closed loop") },
-    );
+    out.param("rate", rate_param(l.rate));
     out.param("text_len", l.text_len);
     let chat_setup = t.elapsed().as_secs_f64();
     chat::run(ctx, &chats, &l, &mut out).await?;
@@ -140,12 +148,7 @@ async fn group(
     let n = ctx.users.len();
     let size = size.min(n);
     let groups = (n / size).max(1);
-    let how = if rate > 0.0 {
-        "send together at a fixed total `rate`, evenly spread (a send that comes late counts its lateness \
-         in its latencies; at most `window` unacknowledged per sender)"
-    } else {
-        "send, each keeping `window` messages unacknowledged"
-    };
+    let how = pacing(rate);
     let mut out = Outcome::new(
         name,
         &format!(
@@ -157,7 +160,7 @@ async fn group(
     out.param("members", size);
     out.param("senders_per_group", senders);
     out.param("window", window);
-    out.param("rate", if rate > 0.0 { serde_json::json!(rate) } else { serde_json::json!("closed loop") });
+    out.param("rate", rate_param(rate));
     out.param("text_len", ctx.args.text_len);
     let t = Instant::now();
     let sem = Arc::new(Semaphore::new(8));
